@@ -1,0 +1,375 @@
+//! The reference server: strict to RFC 5321, the embedded default target
+//! and the oracle's twin for the sequence fuzzer.
+//!
+//! [`Session`] is the protocol state machine without I/O; this module runs
+//! it over any byte stream: TCP from [`Server::start`], or an in-memory
+//! duplex pipe from [`serve_stream`]. Messages acknowledged with 250 after
+//! DATA are kept in [`Mailstore`], visible to tests.
+
+mod session;
+pub mod syntax;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use session::{Action, DataReceived, Session};
+
+/// Longest command line, CRLF included (RFC 5321 4.5.3.1.4).
+pub const MAX_COMMAND_LINE: usize = 512;
+/// Longest text line of message data, CRLF included (RFC 5321 4.5.3.1.6).
+pub const MAX_TEXT_LINE: usize = 1000;
+
+/// Deliberate deviations, used to prove the fuzzer and the suite can fail.
+/// All off in the reference configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Accept RCPT with no MAIL before it.
+    pub rcpt_without_mail: bool,
+    /// A second EHLO/HELO leaves the transaction in place.
+    pub ehlo_keeps_transaction: bool,
+    /// RSET also forgets the EHLO/HELO greeting.
+    pub rset_forgets_greeting: bool,
+    /// Reply code for out-of-sequence commands (503 when strict).
+    pub sequence_error_code: u16,
+}
+
+impl Quirks {
+    /// The strict behaviour.
+    pub fn strict() -> Quirks {
+        Quirks {
+            sequence_error_code: 503,
+            ..Quirks::default()
+        }
+    }
+}
+
+/// How the reference server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The name in the greeting and EHLO reply.
+    pub hostname: String,
+    /// Domains accepted as final destination; the first is the primary one.
+    pub domains: Vec<String>,
+    /// Local parts that exist (case-insensitive); `postmaster` always exists.
+    pub mailboxes: Vec<String>,
+    /// Mailing lists EXPN can expand: name and member local parts.
+    pub lists: Vec<(String, Vec<String>)>,
+    /// SIZE limit in octets (RFC 1870).
+    pub max_message_size: usize,
+    /// Recipients per transaction; RFC 5321 4.5.3.1.8 requires at least 100.
+    pub max_recipients: usize,
+    /// Negative replies tolerated before 421 and close; `None` for no limit.
+    pub max_errors: Option<u32>,
+    /// Idle time before 421 and close (RFC 5321 4.5.3.2.7: at least 5 minutes).
+    pub idle_timeout: Duration,
+    /// Deliberate deviations (none in the reference configuration).
+    pub quirks: Quirks,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            hostname: "mx.example.test".into(),
+            domains: vec!["example.test".into()],
+            mailboxes: vec!["alice".into(), "bob".into(), "postmaster".into()],
+            lists: vec![("staff".into(), vec!["alice".into(), "bob".into()])],
+            max_message_size: 10 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: Some(100),
+            idle_timeout: Duration::from_secs(300),
+            quirks: Quirks::strict(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// EHLO keywords advertised, one per line of the 250 reply.
+    pub fn extensions(&self) -> Vec<String> {
+        vec![
+            "PIPELINING".into(),
+            format!("SIZE {}", self.max_message_size),
+            "8BITMIME".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "HELP".into(),
+        ]
+    }
+
+    /// Whether mail for `domain` is accepted here.
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// Whether `local` names a mailbox here.
+    pub fn is_mailbox(&self, local: &str) -> bool {
+        local.eq_ignore_ascii_case("postmaster")
+            || self.mailboxes.iter().any(|m| m.eq_ignore_ascii_case(local))
+    }
+}
+
+/// A message the server acknowledged with 250.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The name the client gave in EHLO/HELO.
+    pub client: String,
+    /// The reverse-path, empty for the null sender.
+    pub from: String,
+    /// The accepted forward-paths.
+    pub rcpts: Vec<String>,
+    /// The data, dot-unstuffed, CRLF line endings, without the end marker.
+    pub data: Vec<u8>,
+}
+
+/// Messages accepted by a server, shared with tests.
+#[derive(Debug, Clone, Default)]
+pub struct Mailstore(Arc<Mutex<Vec<StoredMessage>>>);
+
+impl Mailstore {
+    /// A copy of every message accepted so far.
+    pub fn messages(&self) -> Vec<StoredMessage> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn push(&self, message: StoredMessage) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
+    }
+}
+
+/// A running reference server on a TCP listener.
+pub struct Server {
+    addr: SocketAddr,
+    store: Mailstore,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Binds `addr` (use `127.0.0.1:0` for a free port) and serves in the background.
+    pub async fn start(addr: &str, config: ServerConfig) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server::on_listener(listener, config))
+    }
+
+    /// Serves on an already bound listener, until dropped or shut down.
+    pub fn on_listener(listener: TcpListener, config: ServerConfig) -> Server {
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
+        let store = Mailstore::default();
+        let (shutdown, mut stopped) = watch::channel(false);
+        let config = Arc::new(config);
+        let accept_store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let _ = stream.set_nodelay(true);
+                        let config = config.clone();
+                        let store = accept_store.clone();
+                        let mut stop = stopped.clone();
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = stop.changed() => {}
+                                _ = serve_stream(stream, config, store) => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        Server {
+            addr,
+            store,
+            shutdown,
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The messages it has accepted.
+    pub fn store(&self) -> &Mailstore {
+        &self.store
+    }
+
+    /// Stops accepting and ends open sessions.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts one session over an in-memory pipe and returns the client end:
+/// the in-process target, with no socket at all.
+pub fn serve_duplex(config: Arc<ServerConfig>, store: Mailstore) -> tokio::io::DuplexStream {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(serve_stream(server, config, store));
+    client
+}
+
+/// What one line read produced.
+enum Line {
+    /// A line, without its CRLF.
+    Complete(Vec<u8>),
+    /// The line passed the cap; it was read to its CRLF and discarded.
+    TooLong,
+    /// End of stream (or idle timeout, or an I/O error).
+    End,
+}
+
+/// Reads CRLF-terminated lines; a bare LF is not a line ending (2.3.8).
+struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    idle: Duration,
+    timed_out: bool,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 8192];
+        match tokio::time::timeout(self.idle, self.inner.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Ok(_) => false,
+            Err(_) => {
+                self.timed_out = true;
+                false
+            }
+        }
+    }
+
+    /// Reads one line of at most `cap` octets including CRLF.
+    async fn line(&mut self, cap: usize) -> Line {
+        let mut too_long = false;
+        loop {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..end + 2).take(end).collect();
+                if too_long || end + 2 > cap {
+                    return Line::TooLong;
+                }
+                return Line::Complete(line);
+            }
+            if self.buf.len() > cap {
+                // Keep a trailing CR: it may start the CRLF that ends the line.
+                too_long = true;
+                let keep = usize::from(self.buf.last() == Some(&b'\r'));
+                let cut = self.buf.len() - keep;
+                self.buf.drain(..cut);
+            }
+            if !self.fill().await {
+                return Line::End;
+            }
+        }
+    }
+}
+
+/// Runs one SMTP session over `stream` until QUIT, close or timeout.
+pub async fn serve_stream<S>(stream: S, config: Arc<ServerConfig>, store: Mailstore)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
+    let mut reader = LineReader {
+        inner: read,
+        buf: Vec::new(),
+        idle: config.idle_timeout,
+        timed_out: false,
+    };
+    let mut session = Session::new(config.clone());
+    if write
+        .write_all(session.greeting().as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        let action = match reader.line(MAX_COMMAND_LINE).await {
+            Line::Complete(line) => session.command(&line),
+            Line::TooLong => session.line_too_long(),
+            Line::End => {
+                if reader.timed_out {
+                    let _ = write.write_all(session.timed_out().as_bytes()).await;
+                }
+                return;
+            }
+        };
+        let (text, close, data) = match action {
+            Action::Reply(t) => (t, false, false),
+            Action::Close(t) => (t, true, false),
+            Action::StartData(t) => (t, false, true),
+        };
+        if write.write_all(text.as_bytes()).await.is_err() || write.flush().await.is_err() {
+            return;
+        }
+        if close {
+            let _ = write.shutdown().await;
+            return;
+        }
+        if data {
+            let Some(received) = read_data(&mut reader, config.max_message_size).await else {
+                if reader.timed_out {
+                    let _ = write.write_all(session.timed_out().as_bytes()).await;
+                }
+                return;
+            };
+            let (reply, message) = session.finish_data(received);
+            if let Some(message) = message {
+                store.push(message);
+            }
+            if write.write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads message data up to `CRLF.CRLF` (4.1.1.4), removing dot-stuffing
+/// (4.5.2). Returns `None` if the stream ends first.
+async fn read_data<R: AsyncRead + Unpin>(
+    reader: &mut LineReader<R>,
+    max_size: usize,
+) -> Option<DataReceived> {
+    let mut received = DataReceived::default();
+    loop {
+        let line = match reader.line(MAX_TEXT_LINE).await {
+            Line::End => return None,
+            Line::TooLong => {
+                received.line_too_long = true;
+                continue;
+            }
+            Line::Complete(line) => line,
+        };
+        if line == b"." {
+            return Some(received);
+        }
+        let line = line.strip_prefix(b".").unwrap_or(&line);
+        if line.iter().any(|&b| b == b'\r' || b == b'\n') {
+            received.bare_line_ending = true;
+        }
+        if received.body.len() + line.len() + 2 > max_size {
+            received.too_big = true;
+            continue;
+        }
+        received.body.extend_from_slice(line);
+        received.body.extend_from_slice(b"\r\n");
+    }
+}
