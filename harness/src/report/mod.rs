@@ -57,6 +57,13 @@ pub fn details(verdict: &Verdict) -> String {
         let _ = writeln!(out, "    received: {}", f.received);
     }
     let _ = writeln!(out, "    why:      {}", f.message);
+    for v in &verdict.violations {
+        let _ = writeln!(
+            out,
+            "    syntax:   {} ({} {}) in `{}`",
+            v.message, v.level, v.clause, v.reply
+        );
+    }
     if !verdict.transcript.entries.is_empty() {
         let _ = writeln!(out, "    transcript:");
         for line in verdict.transcript.render().lines() {

@@ -1,6 +1,7 @@
 //! Runs scenarios against a target, several at once, each under a deadline,
 //! and grades them.
 
+pub mod reply_check;
 mod target;
 mod verdict;
 
@@ -18,6 +19,7 @@ use crate::client::{ClientConfig, ClientError, Connection};
 use crate::profile::Profile;
 use crate::scenario::{Expectation, Scenario, Step};
 use crate::transcript::Transcript;
+use reply_check::{ReplyTracker, Violation};
 
 /// How a run is carried out.
 #[derive(Debug, Clone)]
@@ -115,29 +117,42 @@ pub async fn run_scenario(
     extensions: Option<&BTreeSet<String>>,
 ) -> Verdict {
     let started = Instant::now();
-    let verdict = |grade, finding, transcript| Verdict {
+    let verdict = |grade, finding, transcript, violations| Verdict {
         id: scenario.id.clone(),
         title: scenario.title.clone(),
         rfc: scenario.rfc.clone(),
         level: scenario.level,
         grade,
         finding,
+        violations,
         transcript,
         elapsed: started.elapsed(),
     };
     if let Some(reason) = not_applicable(scenario, profile, extensions) {
-        return verdict(Grade::Unsupported, Some(reason), Transcript::default());
+        return verdict(
+            Grade::Unsupported,
+            Some(reason),
+            Transcript::default(),
+            Vec::new(),
+        );
     }
     let mut conn = match target.connect(client_config(profile)).await {
         Ok(c) => c,
         Err(e) => {
             let finding = finding(0, "a connection", &e.to_string(), None, "could not connect");
-            return verdict(Grade::Error, Some(finding), Transcript::default());
+            return verdict(
+                Grade::Error,
+                Some(finding),
+                Transcript::default(),
+                Vec::new(),
+            );
         }
     };
+    let mut tracker = ReplyTracker::default();
+    let mut violations = Vec::new();
     let outcome = tokio::time::timeout(
         profile.scenario_timeout(),
-        execute(scenario, profile, &mut conn),
+        execute(scenario, profile, &mut conn, &mut tracker, &mut violations),
     )
     .await;
     let (grade, finding) = match outcome {
@@ -155,7 +170,26 @@ pub async fn run_scenario(
             )
         }
     };
-    verdict(grade, finding, conn.into_transcript())
+    let (grade, finding) = grade_violations(grade, finding, &violations);
+    verdict(grade, finding, conn.into_transcript(), violations)
+}
+
+/// A scenario that met its expectations still fails on a reply-syntax
+/// violation, graded by the violated clause's own level.
+fn grade_violations(
+    grade: Grade,
+    found: Option<Finding>,
+    violations: &[Violation],
+) -> (Grade, Option<Finding>) {
+    if grade != Grade::Pass {
+        return (grade, found);
+    }
+    let Some(worst) = violations.iter().min_by_key(|v| v.level) else {
+        return (grade, found);
+    };
+    let message = format!("{} ({} {})", worst.message, worst.level, worst.clause);
+    let found = finding(0, "a well-formed reply", &worst.reply, None, &message);
+    (Grade::for_mismatch(worst.level), Some(found))
 }
 
 /// Why a scenario stopped early.
@@ -222,6 +256,8 @@ async fn execute(
     scenario: &Scenario,
     profile: &Profile,
     conn: &mut Connection,
+    tracker: &mut ReplyTracker,
+    violations: &mut Vec<Violation>,
 ) -> Result<(), Stop> {
     for step in &scenario.steps {
         match step {
@@ -230,11 +266,12 @@ async fn execute(
                     grade: Grade::Error,
                     finding: finding(*line, "", "", None, &e.to_string()),
                 })?;
+                tracker.sent(&bytes);
                 conn.send_raw(&bytes)
                     .await
                     .map_err(|e| error_stop(*line, "to send", &e))?;
             }
-            Step::Expect(expect) => check(scenario, expect, conn).await?,
+            Step::Expect(expect) => check(scenario, expect, conn, tracker, violations).await?,
         }
     }
     Ok(())
@@ -244,12 +281,15 @@ async fn check(
     scenario: &Scenario,
     expect: &Expectation,
     conn: &mut Connection,
+    tracker: &mut ReplyTracker,
+    violations: &mut Vec<Violation>,
 ) -> Result<(), Stop> {
     if expect.wants_reply() {
         let reply = conn
             .read_reply()
             .await
             .map_err(|e| error_stop(expect.line, &expect.to_string(), &e))?;
+        violations.extend(tracker.received(&reply));
         if let Err(why) = expect.check(&reply) {
             // 421 may answer any command when the server must shut down
             // (RFC 5321 3.8): the scenario could not be completed.
@@ -315,7 +355,20 @@ fn error_stop(line: usize, expected: &str, error: &ClientError) -> Stop {
             expected,
             &error.to_string(),
             None,
-            "the harness could not complete the exchange",
+            &error_message(error),
         ),
+    }
+}
+
+/// Says why an I/O problem ended the scenario, citing the clause where the
+/// server broke the reply grammar.
+fn error_message(error: &ClientError) -> String {
+    match error {
+        ClientError::Malformed(_) => {
+            "the server's reply breaks the reply grammar (RFC 5321 4.2, 4.2.1)".into()
+        }
+        ClientError::Timeout(_) => "the server did not answer in time".into(),
+        ClientError::Closed { .. } => "the server closed the connection unexpectedly".into(),
+        _ => "the harness could not complete the exchange".into(),
     }
 }

@@ -100,6 +100,8 @@ pub struct Verdict {
     pub grade: Grade,
     /// Why it is not PASS.
     pub finding: Option<Finding>,
+    /// Reply-syntax violations seen on the way, whatever the grade.
+    pub violations: Vec<super::reply_check::Violation>,
     /// Everything that crossed the wire.
     pub transcript: Transcript,
     /// How long the scenario took.
