@@ -88,13 +88,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// EHLO keywords advertised, one per line of the 250 reply.
+    /// EHLO keywords advertised, one per line of the 250 reply. EXPN and
+    /// HELP are not in the minimum implementation of RFC 5321 4.5.1, so the
+    /// EHLO reply MUST list them (4.1.1.1; for EXPN also 3.5.2); VRFY "MAY
+    /// be listed as a convenience" (3.5.2).
     pub fn extensions(&self) -> Vec<String> {
         vec![
             "PIPELINING".into(),
             format!("SIZE {}", self.max_message_size),
             "8BITMIME".into(),
             "ENHANCEDSTATUSCODES".into(),
+            "VRFY".into(),
+            "EXPN".into(),
             "HELP".into(),
         ]
     }
@@ -344,13 +349,17 @@ where
 
 /// Reads message data up to `CRLF.CRLF` (4.1.1.4), removing dot-stuffing
 /// (4.5.2). Returns `None` if the stream ends first.
+///
+/// The 1000-octet text line limit does not count "the leading dot
+/// duplicated for transparency" (4.5.3.1.6), so a stuffed line may take
+/// 1001 octets on the wire; the limit is checked after unstuffing.
 async fn read_data<R: AsyncRead + Unpin>(
     reader: &mut LineReader<R>,
     max_size: usize,
 ) -> Option<DataReceived> {
     let mut received = DataReceived::default();
     loop {
-        let line = match reader.line(MAX_TEXT_LINE).await {
+        let line = match reader.line(MAX_TEXT_LINE + 1).await {
             Line::End => return None,
             Line::TooLong => {
                 received.line_too_long = true;
@@ -362,6 +371,10 @@ async fn read_data<R: AsyncRead + Unpin>(
             return Some(received);
         }
         let line = line.strip_prefix(b".").unwrap_or(&line);
+        if line.len() + 2 > MAX_TEXT_LINE {
+            received.line_too_long = true;
+            continue;
+        }
         if line.iter().any(|&b| b == b'\r' || b == b'\n') {
             received.bare_line_ending = true;
         }
@@ -371,5 +384,71 @@ async fn read_data<R: AsyncRead + Unpin>(
         }
         received.body.extend_from_slice(line);
         received.body.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `read_data` over `input` with the default size limit.
+    async fn data(input: &[u8]) -> Option<DataReceived> {
+        let mut reader = LineReader {
+            inner: input,
+            buf: Vec::new(),
+            idle: Duration::from_secs(5),
+            timed_out: false,
+        };
+        read_data(&mut reader, 1 << 20).await
+    }
+
+    fn line(prefix: &str, fill: usize) -> Vec<u8> {
+        let mut l = prefix.as_bytes().to_vec();
+        l.extend(std::iter::repeat_n(b'x', fill));
+        l.extend_from_slice(b"\r\n");
+        l
+    }
+
+    #[tokio::test]
+    async fn a_1000_octet_line_is_kept() {
+        // RFC 5321 4.5.3.1.6: 998 octets + CRLF = 1000 octets is the limit.
+        let mut input = line("", 998);
+        input.extend_from_slice(b".\r\n");
+        let got = data(&input).await.unwrap();
+        assert!(!got.line_too_long);
+        assert_eq!(got.body, line("", 998));
+    }
+
+    #[tokio::test]
+    async fn a_stuffed_1000_octet_line_takes_1001_octets_on_the_wire() {
+        // 4.5.3.1.6: the limit is "not counting the leading dot duplicated
+        // for transparency".
+        let mut input = line("..", 997);
+        assert_eq!(input.len(), 1001);
+        input.extend_from_slice(b".\r\n");
+        let got = data(&input).await.unwrap();
+        assert!(!got.line_too_long);
+        assert_eq!(got.body, line(".", 997));
+    }
+
+    #[tokio::test]
+    async fn a_1001_octet_line_is_too_long_stuffed_or_not() {
+        // 1001 octets once unstuffed: 999 + CRLF, or "." + 998 + CRLF sent as "..".
+        for (prefix, fill) in [("", 999), ("..", 998)] {
+            let mut input = line(prefix, fill);
+            input.extend_from_slice(b".\r\n");
+            let got = data(&input).await.unwrap();
+            assert!(got.line_too_long, "prefix {prefix:?}");
+        }
+    }
+
+    #[test]
+    fn expn_and_help_are_advertised() {
+        // RFC 5321 4.1.1.1 / 3.5.2: commands outside the 4.5.1 minimum MUST
+        // be listed in the EHLO reply.
+        let ext = ServerConfig::default().extensions();
+        for keyword in ["EXPN", "HELP", "VRFY"] {
+            assert!(ext.iter().any(|e| e == keyword), "{keyword} in {ext:?}");
+        }
     }
 }
