@@ -1,0 +1,120 @@
+//! The conformance suite against the reference server: every scenario under
+//! `scenarios/` must PASS in process, and a malformed scenario file is
+//! reported as `file:line:column` without keeping the others from loading.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use smtp_harness::report;
+use smtp_harness::runner::{self, Grade, RunOptions, Target};
+use smtp_harness::scenario;
+use smtp_harness::server::ServerConfig;
+
+fn suite_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// A fresh, empty folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("smtp-harness-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_passes_against_the_reference_server() {
+    let root = suite_root();
+    let suite = scenario::load(&root, std::slice::from_ref(&root));
+    let errors: Vec<String> = suite.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        errors.is_empty(),
+        "malformed scenario files:\n{}",
+        errors.join("\n")
+    );
+    // The core suite alone has more than 48 scenarios (RFC 5321).
+    let core = suite
+        .scenarios
+        .iter()
+        .filter(|s| s.id.starts_with("rfc5321/"))
+        .count();
+    assert!(core >= 48, "only {core} rfc5321 scenarios");
+
+    let target = Target::in_process(ServerConfig::default());
+    let verdicts =
+        runner::run_suite(&suite.scenarios, &target, &RunOptions::default(), |_| {}).await;
+    assert_eq!(verdicts.len(), suite.scenarios.len());
+    let failed: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.grade != Grade::Pass)
+        .map(|v| {
+            let details = report::details(v);
+            if details.is_empty() {
+                format!("--- {} [{}]\n{}", v.id, v.grade, v.transcript.render())
+            } else {
+                details
+            }
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} scenarios did not pass against the reference server:\n{}",
+        failed.len(),
+        verdicts.len(),
+        failed.join("\n")
+    );
+}
+
+const GOOD: &str = "\
+title: NOOP is answered 250
+rfc: 5321 4.1.1.9
+level: MUST
+
+S: 220
+C: NOOP
+S: 250
+";
+
+/// `level: MUTS` on line 3, where the value starts at column 8.
+const BAD: &str = "\
+title: a typo in the level
+rfc: 5321 4.1.1.9
+level: MUTS
+
+S: 220
+";
+
+#[test]
+fn a_malformed_file_is_reported_with_its_position_and_the_others_still_load() {
+    let dir = TempDir::new("suite");
+    std::fs::write(dir.0.join("a-good.smtp"), GOOD).unwrap();
+    std::fs::write(dir.0.join("b-bad.smtp"), BAD).unwrap();
+    std::fs::create_dir(dir.0.join("sub")).unwrap();
+    std::fs::write(dir.0.join("sub").join("c-good.smtp"), GOOD).unwrap();
+    std::fs::write(dir.0.join("notes.txt"), "not a scenario").unwrap();
+
+    let suite = scenario::load(&dir.0, std::slice::from_ref(&dir.0));
+
+    let ids: Vec<&str> = suite.scenarios.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["a-good", "sub/c-good"]);
+    assert_eq!(suite.errors.len(), 1, "{:?}", suite.errors);
+    let error = &suite.errors[0];
+    assert_eq!((error.line, error.column), (3, 8));
+    let shown = error.to_string();
+    let expected_prefix = format!("{}:3:8: ", dir.0.join("b-bad.smtp").display());
+    assert!(shown.starts_with(&expected_prefix), "{shown}");
+    assert!(shown.contains("MUTS"), "{shown}");
+}
