@@ -234,6 +234,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         Some(path) => Some(Baseline::load(path)?),
         None => None,
     };
+    // `..default()` keeps this compiling when other options are added.
+    #[allow(clippy::needless_update)]
     let options = RunOptions {
         profile,
         concurrency: usize::from(args.concurrency),

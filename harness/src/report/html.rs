@@ -154,8 +154,8 @@ fn scenario(out: &mut String, index: usize, v: &Verdict) {
                 esc(&f.received),
                 list(&notes.received)
             );
-            if let Some(advice) = notes.advice() {
-                let _ = writeln!(out, "<dt>Advice</dt><dd>{}</dd>", esc(advice));
+            if let Some(meaning) = notes.expected_meaning() {
+                let _ = writeln!(out, "<dt>Meaning</dt><dd>{}</dd>", esc(&meaning));
             }
         }
         let _ = writeln!(out, "<dt>Why</dt><dd>{}</dd>", esc(&f.message));

@@ -88,8 +88,8 @@ pub fn render(verdicts: &[Verdict], info: &RunInfo) -> String {
                 for n in &notes.received {
                     let _ = writeln!(out, "  - {}", cell(&n.gloss()));
                 }
-                if let Some(advice) = notes.advice() {
-                    let _ = writeln!(out, "- Advice: {}", cell(advice));
+                if let Some(meaning) = notes.expected_meaning() {
+                    let _ = writeln!(out, "- Meaning: {}", cell(&meaning));
                 }
             }
             let _ = writeln!(out, "- Why: {}", cell(&f.message));

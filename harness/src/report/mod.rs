@@ -210,8 +210,8 @@ pub fn details(verdict: &Verdict) -> String {
         for note in &notes.received {
             let _ = writeln!(out, "              = {}", note.gloss());
         }
-        if let Some(advice) = notes.advice() {
-            let _ = writeln!(out, "    advice:   {advice}");
+        if let Some(meaning) = notes.expected_meaning() {
+            let _ = writeln!(out, "    meaning:  {meaning}");
         }
     }
     let _ = writeln!(out, "    why:      {}", f.message);
@@ -386,12 +386,13 @@ impl CodeNotes {
         notes
     }
 
-    /// What to do about the received reply, from the catalogue.
-    pub fn advice(&self) -> Option<&str> {
-        self.received
-            .first()
-            .map(|n| n.action.as_str())
-            .filter(|a| !a.is_empty())
+    /// What the first expected code means, from the catalogue: what the
+    /// server should have said, and why.
+    pub fn expected_meaning(&self) -> Option<String> {
+        self.expected
+            .iter()
+            .find(|n| !n.meaning.is_empty())
+            .map(|n| format!("{}: {}", n.code, n.meaning))
     }
 }
 
@@ -488,7 +489,12 @@ mod tests {
                 "2.1.5 Destination address valid (2yz positive completion)"
             ]
         );
-        assert!(notes.advice().unwrap().starts_with("Nothing to fix"));
+        assert!(
+            notes
+                .expected_meaning()
+                .unwrap()
+                .starts_with("503: A 5yz permanent error: a command came out of order")
+        );
     }
 
     #[test]

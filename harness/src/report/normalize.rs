@@ -358,9 +358,10 @@ fn replace_host(text: &str, host: &str) -> String {
             let b = bytes[start - 1];
             !is_name_byte(b) && b != b'.'
         };
-        let after_ok = end == bytes.len()
-            || (!is_name_byte(bytes[end])
-                && !(bytes[end] == b'.' && bytes.get(end + 1).is_some_and(|&b| is_name_byte(b))));
+        let longer_name = bytes.get(end).is_some_and(|&b| is_name_byte(b))
+            || (bytes.get(end) == Some(&b'.')
+                && bytes.get(end + 1).is_some_and(|&b| is_name_byte(b)));
+        let after_ok = !longer_name;
         out.push_str(&text[pos..start]);
         if before_ok && after_ok {
             out.push_str("<host>");

@@ -101,11 +101,13 @@ impl Outcome {
 
 /// The file of a scenario: `dir/<id>.snap`.
 pub fn path_for(dir: &Path, id: &str) -> PathBuf {
+    // Not `set_extension`: ids such as `4.1.4-x` contain dots.
     let mut path = dir.to_path_buf();
-    for part in id.split('/') {
+    let (folders, name) = id.rsplit_once('/').unwrap_or(("", id));
+    for part in folders.split('/').filter(|p| !p.is_empty()) {
         path.push(part);
     }
-    path.set_extension("snap");
+    path.push(format!("{name}.snap"));
     path
 }
 
@@ -281,6 +283,15 @@ mod tests {
         let after = process(&dir, &changed, &n, Mode::Check, desc).unwrap();
         assert_eq!(after.unchanged.len(), 2);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn paths_keep_the_dots_of_ids() {
+        assert_eq!(
+            path_for(Path::new("d"), "rfc5321/4.1.4-x"),
+            Path::new("d/rfc5321/4.1.4-x.snap")
+        );
+        assert_eq!(path_for(Path::new("d"), "top"), Path::new("d/top.snap"));
     }
 
     #[test]

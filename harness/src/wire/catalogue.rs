@@ -1147,7 +1147,7 @@ pub fn subject(subject: u16) -> Option<&'static Subject> {
 
 /// A code as a user writes it: a reply code `503`, or an enhanced status
 /// code `5.5.1` / `X.5.1` (class left open).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     /// A three-digit reply code.
     Reply(u16),
