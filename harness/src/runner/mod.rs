@@ -104,7 +104,10 @@ fn retried(first: Verdict, again: Verdict, attempt: u32, retries: u32) -> Verdic
                 first.grade
             )
         } else if attempt == retries {
-            format!("{message} (not PASS on {retries} retries either)")
+            format!(
+                "{message} (not PASS on {retries} {} either)",
+                if retries == 1 { "retry" } else { "retries" }
+            )
         } else {
             message.to_string()
         }

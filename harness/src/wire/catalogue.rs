@@ -1295,7 +1295,18 @@ fn explain_reply(code: u16) -> Explanation {
         e.sources = entry.sources.iter().map(|s| s.to_string()).collect();
         return e;
     }
+    let second_digit_ok = code / 10 % 10 <= 5;
     match severity {
+        Some(s) if !second_digit_ok => {
+            e.title = "not a valid SMTP reply code".into();
+            e.meaning = format!(
+                "{code} is outside the reply-code grammar: the second digit must be 0 to 5 \
+                 (RFC 5321 4.2). By its first digit it would be a {}; a server that sends it \
+                 violates RFC 5321.",
+                s.class_name()
+            );
+            e.sources.push("RFC 5321 4.2".into());
+        }
         Some(s) => {
             e.title = "unknown reply code".into();
             e.meaning = format!(
@@ -1532,7 +1543,13 @@ mod tests {
     }
 
     #[rstest]
-    #[case::unknown_2xx("299", false, "2yz positive completion", "not defined")]
+    #[case::unknown_2xx("259", false, "2yz positive completion", "not defined")]
+    #[case::bad_second_digit(
+        "299",
+        false,
+        "2yz positive completion",
+        "second digit must be 0 to 5"
+    )]
     #[case::invalid_first_digit("600", false, "", "not a valid SMTP reply code")]
     #[case::unknown_detail(
         "5.1.99",
@@ -1580,7 +1597,7 @@ mod tests {
             gloss(550),
             "550 Requested action not taken: mailbox unavailable (5yz permanent negative completion)"
         );
-        assert!(gloss(299).contains("not in the catalogue"));
+        assert!(gloss(259).contains("not in the catalogue"));
         assert_eq!(
             gloss_status(5, 1, 1),
             "5.1.1 Bad destination mailbox address"
