@@ -87,6 +87,7 @@ fn snapshots_are_byte_identical_across_runs_and_match_the_committed_ones() {
         "--check-snapshots",
     ]);
     assert!(committed.status.success(), "{}", stdout(&committed));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -137,6 +138,7 @@ fn a_changed_snapshot_fails_the_check_with_a_diff_and_bless_rewrites_it() {
             .unwrap()
             .contains("Need MAIL before RCPT")
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn collect(dir: &Path) -> Vec<PathBuf> {
@@ -187,12 +189,13 @@ fn several_reports_in_one_run() {
     assert!(dir.join("sub/out.html").exists());
     let bad = harness(&["run", "--in-process", "--report", "yaml=x"]);
     assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A scenario the reference server fails (it answers RCPT before MAIL with
 /// 503, this one wrongly expects 250).
-fn failing_suite() -> (PathBuf, String) {
-    let dir = temp_dir("suite");
+fn failing_suite(name: &str) -> (PathBuf, String) {
+    let dir = temp_dir(name);
     std::fs::create_dir_all(dir.join("x")).unwrap();
     std::fs::write(
         dir.join("x/wrong.smtp"),
@@ -205,7 +208,7 @@ fn failing_suite() -> (PathBuf, String) {
 
 #[test]
 fn baseline_fails_only_on_regressions() {
-    let (dir, suite) = failing_suite();
+    let (dir, suite) = failing_suite("baseline");
     let baseline = dir.join("baseline.txt");
     std::fs::write(&baseline, "x/wrong FAIL\n").unwrap();
     let b = baseline.to_str().unwrap();
@@ -249,12 +252,14 @@ fn baseline_fails_only_on_regressions() {
     ]);
     assert!(better.status.success());
     assert!(stdout(&better).contains("improvement: x/wrong ERROR -> FAIL"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn terminal_failure_explains_codes_without_colour_when_piped() {
-    let (_dir, suite) = failing_suite();
+    let (dir, suite) = failing_suite("colour");
     let o = harness(&["run", "--in-process", "--scenarios", &suite]);
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(

@@ -21,7 +21,15 @@ pub fn render(verdicts: &[Verdict], info: &RunInfo) -> String {
         info.elapsed.as_secs_f64(),
         if info.strict { " · strict" } else { "" },
         if info.retries > 0 {
-            format!(" · {} retries", info.retries)
+            format!(
+                " · {} {}",
+                info.retries,
+                if info.retries == 1 {
+                    "retry"
+                } else {
+                    "retries"
+                }
+            )
         } else {
             String::new()
         }
