@@ -222,6 +222,9 @@ async fn junit_report_passes_the_schema_check() {
     )
     .unwrap();
     assert!(xmllint(&bad).is_err(), "xmllint accepted an invalid report");
+    for f in [&path, &bad] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 fn xmllint(path: &Path) -> Result<(), String> {
@@ -280,6 +283,9 @@ async fn json_report_validates_against_its_documented_schema() {
         json_schema_check(&bad).is_err(),
         "the validator accepted version 2"
     );
+    for f in [&path, &bad] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 fn json_schema_check(path: &Path) -> Result<(), String> {
@@ -348,8 +354,6 @@ async fn html_report_is_one_file_with_no_external_resource() {
     }
     // One transcript per scenario.
     assert_eq!(html.matches("<details id=").count(), verdicts.len());
-    let path = temp("report.html");
-    std::fs::write(&path, &html).unwrap();
 }
 
 #[tokio::test]
