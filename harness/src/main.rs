@@ -299,7 +299,12 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if let Some(path) = &args.expect_grades {
-        return compare_grades(path, &verdicts);
+        let code = compare_grades(path, &verdicts)?;
+        return Ok(if snapshots_failed {
+            ExitCode::from(1)
+        } else {
+            code
+        });
     }
     let failed = match &info.baseline {
         Some(comparison) => comparison.fails(args.strict),
