@@ -6,16 +6,22 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use smtp_harness::profile::Profile;
-use smtp_harness::report::{self, Style};
+use smtp_harness::report::baseline::Baseline;
+use smtp_harness::report::explain;
+use smtp_harness::report::normalize::Normalizer;
+use smtp_harness::report::snapshot::{self, Mode};
+use smtp_harness::report::{self, ReportSpec, RunInfo, Style};
 use smtp_harness::runner::{self, Grade, RunOptions, Target, Verdict};
 use smtp_harness::scenario;
 use smtp_harness::server::{Server, ServerConfig};
+use smtp_harness::wire::catalogue;
 
 /// SMTP conformance test harness.
 #[derive(Parser)]
@@ -31,6 +37,13 @@ enum Command {
     Run(RunArgs),
     /// Print the scenarios that would run, without connecting.
     List(SelectArgs),
+    /// Explain reply codes (503) or enhanced status codes (5.5.1, X.5.1) from the
+    /// catalogue; two or more are compared side by side.
+    Explain {
+        /// The codes.
+        #[arg(required = true, value_name = "CODE")]
+        codes: Vec<String>,
+    },
     /// Run the reference server until interrupted.
     Serve {
         /// Address to listen on.
@@ -76,6 +89,28 @@ struct RunArgs {
     /// Print the transcript of every scenario, not only of those that did not pass.
     #[arg(long, short)]
     verbose: bool,
+    /// Run a scenario that did not pass up to N more times; one that passes
+    /// only on a retry is FLAKY.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// Normalised transcripts, one DIR/<id>.snap per scenario: new ones are
+    /// written, differences shown as diffs and fail the run.
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<PathBuf>,
+    /// With --snapshots: write nothing; a missing or different snapshot fails.
+    #[arg(long, requires = "snapshots", conflicts_with = "bless")]
+    check_snapshots: bool,
+    /// With --snapshots: rewrite every missing or different snapshot.
+    #[arg(long, requires = "snapshots")]
+    bless: bool,
+    /// Expected grades (`id GRADE` lines, as --write-grades writes): fail only on
+    /// a regression (a worse grade), report improvements.
+    #[arg(long, value_name = "FILE", conflicts_with = "expect_grades")]
+    baseline: Option<PathBuf>,
+    /// Write a report: FORMAT=PATH with FORMAT one of text, json, junit,
+    /// markdown, html. Repeatable.
+    #[arg(long, value_name = "FORMAT=PATH")]
+    report: Vec<ReportSpec>,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +138,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run(args) => run(args).await,
         Command::List(select) => list(&select),
+        Command::Explain { codes } => explain(&codes),
         Command::Serve { listen } => serve(&listen).await,
     }
 }
@@ -192,26 +228,68 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         target.describe()
     );
 
+    let normalizer = Normalizer::new(&profile.normalize)
+        .with_context(|| format!("target profile {}", profile.name))?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(Baseline::load(path)?),
+        None => None,
+    };
+    // `..default()` keeps this compiling when other options are added.
+    #[allow(clippy::needless_update)]
     let options = RunOptions {
         profile,
         concurrency: usize::from(args.concurrency),
+        retries: args.retries,
+        ..RunOptions::default()
     };
-    let progress = std::io::stderr().is_terminal();
-    let done = AtomicUsize::new(0);
-    let total = scenarios.len();
-    let verdicts = runner::run_suite(&scenarios, &target, &options, |_| {
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if progress {
-            eprint!("\r[{n}/{total}]");
-            let _ = std::io::stderr().flush();
-        }
-    })
-    .await;
-    if progress {
-        eprint!("\r");
-    }
-    print_report(&verdicts, args.verbose);
+    let started = Instant::now();
+    let progress = Progress::new(scenarios.len());
+    let verdicts = runner::run_suite(&scenarios, &target, &options, |v| progress.step(v)).await;
+    progress.finish();
 
+    let info = RunInfo {
+        target: format!("{}{embedded}", target.describe()),
+        strict: args.strict,
+        retries: args.retries,
+        elapsed: started.elapsed(),
+        baseline: baseline.as_ref().map(|b| b.compare(&verdicts)),
+    };
+    let style = Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    print!("{}", report::text(&verdicts, &info, args.verbose, style));
+
+    let mut snapshots_failed = false;
+    if let Some(dir) = &args.snapshots {
+        let mode = if args.check_snapshots {
+            Mode::Check
+        } else if args.bless {
+            Mode::Bless
+        } else {
+            Mode::Record
+        };
+        let sources: BTreeMap<&str, &Path> = scenarios
+            .iter()
+            .map(|s| (s.id.as_str(), s.source.as_path()))
+            .collect();
+        let outcome = snapshot::process(dir, &verdicts, &normalizer, mode, |v| {
+            sources
+                .get(v.id.as_str())
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_else(|| v.title.clone())
+        })?;
+        print!("\n{}", outcome.text(dir, mode));
+        snapshots_failed = outcome.fails();
+    }
+    for spec in &args.report {
+        if let Some(parent) = spec.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&spec.path, report::render(spec.format, &verdicts, &info))
+            .with_context(|| format!("writing {}", spec.path.display()))?;
+        eprintln!("wrote {}", spec.path.display());
+    }
     if let Some(path) = &args.write_grades {
         std::fs::write(path, report::grades_file(&verdicts))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -221,35 +299,105 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if let Some(path) = &args.expect_grades {
-        return compare_grades(path, &verdicts);
+        let code = compare_grades(path, &verdicts)?;
+        return Ok(if snapshots_failed {
+            ExitCode::from(1)
+        } else {
+            code
+        });
     }
-    let failed = verdicts.iter().any(|v| v.grade.is_failure(args.strict));
-    Ok(ExitCode::from(u8::from(failed)))
+    let failed = match &info.baseline {
+        Some(comparison) => comparison.fails(args.strict),
+        None => verdicts.iter().any(|v| v.grade.is_failure(args.strict)),
+    };
+    Ok(ExitCode::from(u8::from(failed || snapshots_failed)))
 }
 
-fn print_report(verdicts: &[Verdict], verbose: bool) {
-    let style = Style {
-        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    for v in verdicts {
-        println!("{}", report::verdict_line(v, style));
+/// A progress bar on stderr, only when stderr is a terminal and the run
+/// has lasted longer than a moment; cleared when the run ends.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    total: usize,
+    done: AtomicUsize,
+    not_passed: AtomicUsize,
+    drawn: AtomicBool,
+}
+
+impl Progress {
+    /// A run shorter than this shows no bar.
+    const DELAY: Duration = Duration::from_millis(300);
+
+    fn new(total: usize) -> Progress {
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            total,
+            done: AtomicUsize::new(0),
+            not_passed: AtomicUsize::new(0),
+            drawn: AtomicBool::new(false),
+        }
     }
-    let mut shown = false;
-    for v in verdicts
+
+    fn step(&self, verdict: &Verdict) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if verdict.grade != Grade::Pass {
+            self.not_passed.fetch_add(1, Ordering::Relaxed);
+        }
+        if !self.enabled || self.started.elapsed() < Self::DELAY {
+            return;
+        }
+        let bar = report::progress_bar(
+            done,
+            self.total,
+            self.not_passed.load(Ordering::Relaxed),
+            30,
+        );
+        eprint!("\r{bar}");
+        let _ = std::io::stderr().flush();
+        self.drawn.store(true, Ordering::Relaxed);
+    }
+
+    fn finish(&self) {
+        if self.drawn.load(Ordering::Relaxed) {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+/// `explain CODE...`: one code described, several compared side by side.
+/// Exit 1 when a code is unknown to the catalogue, 2 when one is not a code.
+fn explain(codes: &[String]) -> Result<ExitCode> {
+    let mut parsed = Vec::new();
+    for text in codes {
+        match text.parse::<catalogue::Code>() {
+            Ok(code) => parsed.push(catalogue::explain(code)),
+            Err(e) => {
+                eprintln!("smtp-harness: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100usize)
+        .clamp(60, 200);
+    print!("{}", explain::render(&parsed, width));
+    let unknown: Vec<&str> = parsed
         .iter()
-        .filter(|v| v.grade != Grade::Pass || verbose)
-    {
-        if !shown {
-            println!();
-            shown = true;
-        }
-        if v.finding.is_some() {
-            print!("{}", report::details(v));
-        } else {
-            println!("--- {} [{}]\n{}", v.id, v.grade, v.transcript.render());
-        }
+        .filter(|e| !e.known)
+        .map(|e| e.code.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        eprintln!(
+            "smtp-harness: not in the catalogue: {} (explained by class only)",
+            unknown.join(", ")
+        );
+        return Ok(ExitCode::from(1));
     }
-    println!("\n{}", report::summary(verdicts));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Compares grades with an expected-grades file and prints every difference.

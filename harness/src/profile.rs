@@ -38,6 +38,9 @@ pub struct Profile {
     pub connect_timeout_secs: u64,
     /// Deadline for a whole scenario, in seconds.
     pub scenario_timeout_secs: u64,
+    /// Extra transcript normalisation rules for snapshots (`[[normalize]]`
+    /// tables); see [`crate::report::normalize`].
+    pub normalize: Vec<crate::report::normalize::RuleSpec>,
 }
 
 impl Default for Profile {
@@ -56,6 +59,7 @@ impl Default for Profile {
             read_timeout_secs: 10,
             connect_timeout_secs: 5,
             scenario_timeout_secs: 60,
+            normalize: Vec::new(),
         }
     }
 }

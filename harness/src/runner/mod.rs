@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub profile: Profile,
     /// Scenarios in flight at once.
     pub concurrency: usize,
+    /// How often a scenario that did not pass is run again; one that passes
+    /// only on a retry is graded FLAKY.
+    pub retries: u32,
 }
 
 impl Default for RunOptions {
@@ -35,6 +38,7 @@ impl Default for RunOptions {
         RunOptions {
             profile: Profile::default(),
             concurrency: 8,
+            retries: 0,
         }
     }
 }
@@ -59,12 +63,21 @@ pub async fn run_suite(
         let (scenario, target, profile) =
             (scenario.clone(), target.clone(), options.profile.clone());
         let (limit, extensions) = (limit.clone(), extensions.clone());
+        let retries = options.retries;
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            (
-                index,
-                run_scenario(&scenario, &target, &profile, extensions.as_ref().as_ref()).await,
-            )
+            let extensions = extensions.as_ref().as_ref();
+            let mut verdict = run_scenario(&scenario, &target, &profile, extensions).await;
+            for attempt in 1..=retries {
+                let not_applicable =
+                    verdict.grade == Grade::Unsupported && verdict.transcript.entries.is_empty();
+                if matches!(verdict.grade, Grade::Pass | Grade::Flaky) || not_applicable {
+                    break;
+                }
+                let again = run_scenario(&scenario, &target, &profile, extensions).await;
+                verdict = retried(verdict, again, attempt, retries);
+            }
+            (index, verdict)
         });
     }
     let mut verdicts: Vec<Option<Verdict>> = vec![None; scenarios.len()];
@@ -78,6 +91,43 @@ pub async fn run_suite(
         }
     }
     verdicts.into_iter().flatten().collect()
+}
+
+/// Folds a retry into the first attempt's verdict: PASS on a retry makes it
+/// FLAKY, with the first attempt's evidence; otherwise the first attempt's
+/// verdict stands, noting the retries.
+fn retried(first: Verdict, again: Verdict, attempt: u32, retries: u32) -> Verdict {
+    let note = |message: &str| -> String {
+        if again.grade == Grade::Pass {
+            format!(
+                "passed on attempt {} of {}; the first attempt was {}: {message}",
+                attempt + 1,
+                retries + 1,
+                first.grade
+            )
+        } else if attempt == retries {
+            format!(
+                "{message} (not PASS on {retries} {} either)",
+                if retries == 1 { "retry" } else { "retries" }
+            )
+        } else {
+            message.to_string()
+        }
+    };
+    let finding = first.finding.clone().map(|mut f| {
+        f.message = note(&f.message);
+        f
+    });
+    Verdict {
+        grade: if again.grade == Grade::Pass {
+            Grade::Flaky
+        } else {
+            first.grade
+        },
+        finding,
+        elapsed: first.elapsed + again.elapsed,
+        ..first
+    }
 }
 
 /// Asks the server for its EHLO keywords once, so scenarios that need an

@@ -7,11 +7,15 @@ use crate::scenario::{Level, RfcRef};
 use crate::transcript::Transcript;
 
 /// The grade of one scenario, graded the way h2spec and Autobahn grade.
+/// The order is best to worst: a later variant is a regression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum Grade {
     /// The server behaved as required.
     Pass,
+    /// The server behaved as required only on a retry (`--retries`): the
+    /// behaviour is right but not reliable. Never reported as PASS.
+    Flaky,
     /// An optional (MAY) behaviour, an extension the server does not
     /// advertise, or a profile value the target lacks: not applicable.
     Unsupported,
@@ -34,8 +38,9 @@ impl Grade {
     }
 
     /// Every grade, best first.
-    pub const ALL: [Grade; 5] = [
+    pub const ALL: [Grade; 6] = [
         Grade::Pass,
+        Grade::Flaky,
         Grade::Unsupported,
         Grade::NonStrict,
         Grade::Fail,
@@ -46,6 +51,7 @@ impl Grade {
     pub fn name(self) -> &'static str {
         match self {
             Grade::Pass => "PASS",
+            Grade::Flaky => "FLAKY",
             Grade::Unsupported => "UNSUPPORTED",
             Grade::NonStrict => "NON-STRICT",
             Grade::Fail => "FAIL",
@@ -58,9 +64,11 @@ impl Grade {
         Grade::ALL.into_iter().find(|g| g.name() == name)
     }
 
-    /// Whether this grade makes the run fail; `strict` counts NON-STRICT too.
+    /// Whether this grade makes the run fail; `strict` counts NON-STRICT
+    /// and FLAKY too.
     pub fn is_failure(self, strict: bool) -> bool {
-        matches!(self, Grade::Fail | Grade::Error) || (strict && self == Grade::NonStrict)
+        matches!(self, Grade::Fail | Grade::Error)
+            || (strict && matches!(self, Grade::NonStrict | Grade::Flaky))
     }
 }
 
