@@ -205,6 +205,7 @@ mod tests {
             level: Level::Must,
             grade,
             finding: None,
+            violations: Vec::new(),
             transcript: Transcript::default(),
             elapsed: Duration::ZERO,
         }

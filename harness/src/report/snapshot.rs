@@ -221,6 +221,7 @@ mod tests {
             level: Level::Must,
             grade: Grade::Pass,
             finding: None,
+            violations: Vec::new(),
             transcript,
             elapsed: Duration::from_millis(5),
         }
