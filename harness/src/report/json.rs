@@ -61,6 +61,7 @@ struct Scenario<'a> {
     grade: Grade,
     duration_ms: u64,
     finding: Option<FindingOut<'a>>,
+    violations: Vec<ViolationOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<BaselineEntry>,
     transcript: Vec<Line>,
@@ -74,6 +75,14 @@ struct FindingOut<'a> {
     received_code: Option<u16>,
     message: &'a str,
     explained: CodeNotes,
+}
+
+#[derive(Serialize)]
+struct ViolationOut<'a> {
+    clause: String,
+    level: String,
+    message: &'a str,
+    reply: &'a str,
 }
 
 #[derive(Serialize)]
@@ -138,6 +147,16 @@ pub fn render(verdicts: &[Verdict], info: &RunInfo) -> String {
                     message: &f.message,
                     explained: CodeNotes::of(f),
                 }),
+                violations: v
+                    .violations
+                    .iter()
+                    .map(|x| ViolationOut {
+                        clause: x.clause.to_string(),
+                        level: x.level.to_string(),
+                        message: &x.message,
+                        reply: &x.reply,
+                    })
+                    .collect(),
                 baseline: info
                     .baseline
                     .as_ref()

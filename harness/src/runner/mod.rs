@@ -419,6 +419,9 @@ fn error_message(error: &ClientError) -> String {
         }
         ClientError::Timeout(_) => "the server did not answer in time".into(),
         ClientError::Closed { .. } => "the server closed the connection unexpectedly".into(),
+        ClientError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            "the server reset the connection".into()
+        }
         _ => "the harness could not complete the exchange".into(),
     }
 }
