@@ -565,7 +565,9 @@ mod tests {
         let mut c = conn(mock);
         c.add_secret("s3cret");
         c.add_secret("AGFsaWNlAHMzY3JldA==");
-        c.send_line("AUTH PLAIN AGFsaWNlAHMzY3JldA==").await.unwrap();
+        c.send_line("AUTH PLAIN AGFsaWNlAHMzY3JldA==")
+            .await
+            .unwrap();
         c.read_reply().await.unwrap();
         let text = c.transcript().render();
         assert_eq!(

@@ -303,10 +303,16 @@ async fn execute(
         match step {
             Step::Send { line, data } => {
                 let cram_md5 = if data.variables().any(|v| v == "cram_md5") {
-                    let answer = cram_md5_answer(profile, challenge.as_deref())
-                        .map_err(|message| Stop {
+                    let answer =
+                        cram_md5_answer(profile, challenge.as_deref()).map_err(|message| Stop {
                             grade: Grade::Error,
-                            finding: finding(*line, "a 334 challenge", "none usable", None, &message),
+                            finding: finding(
+                                *line,
+                                "a 334 challenge",
+                                "none usable",
+                                None,
+                                &message,
+                            ),
                         })?;
                     conn.add_secret(&answer);
                     Some(answer)
@@ -346,9 +352,8 @@ fn cram_md5_answer(profile: &Profile, challenge: Option<&str>) -> Result<String,
     let Some(challenge) = challenge else {
         return Err("{cram_md5} is sent before any 334 challenge".into());
     };
-    auth::cram_md5_answer(&user, &password, challenge).ok_or_else(|| {
-        format!("the 334 challenge is not BASE64 (RFC 4954 4): {challenge:?}")
-    })
+    auth::cram_md5_answer(&user, &password, challenge)
+        .ok_or_else(|| format!("the 334 challenge is not BASE64 (RFC 4954 4): {challenge:?}"))
 }
 
 /// `T: starttls`: the TLS handshake on the open connection (RFC 3207 4).

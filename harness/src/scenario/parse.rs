@@ -204,11 +204,7 @@ impl Parser<'_> {
         let word = rest.trim();
         let col = 3 + (rest.len() - rest.trim_start().len());
         if !word.eq_ignore_ascii_case("starttls") {
-            return Err(self.error(
-                n,
-                col,
-                format!("expected `T: starttls`, found `T: {word}`"),
-            ));
+            return Err(self.error(n, col, format!("expected `T: starttls`, found `T: {word}`")));
         }
         match steps.last() {
             Some(Step::Expect(e)) if e.wants_reply() && !e.close => Ok(Step::StartTls { line: n }),

@@ -141,7 +141,8 @@ fn parse_mailbox_with(path: &str, utf8: bool) -> Result<Mailbox, PathError> {
     };
     let at = mailbox.rfind('@').ok_or(PathError::Syntax)?;
     let (local, domain) = (&mailbox[..at], &mailbox[at + 1..]);
-    if !is_local_part(local, utf8) || !(is_domain_with(domain, utf8) || is_address_literal(domain)) {
+    if !is_local_part(local, utf8) || !(is_domain_with(domain, utf8) || is_address_literal(domain))
+    {
         if local.len() > MAX_LOCAL_PART {
             return Err(PathError::TooLong);
         }
