@@ -181,6 +181,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(addr) = &args.target {
         profile.address = Some(addr.clone());
     }
+    if profile.address.is_some() {
+        profile.drop_reference_credentials();
+    }
     let (scenarios, bad_files) = load(&args.select)?;
     // Keep the embedded server alive for the whole run.
     let (target, _server) = match &profile.address {

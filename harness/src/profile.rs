@@ -151,6 +151,18 @@ impl Profile {
         })
     }
 
+    /// Drops the reference server's built-in credentials, if that is what
+    /// the profile holds: another server does not know them, so its AUTH
+    /// scenarios should be UNSUPPORTED (no `{user}`), not FAIL with 535.
+    pub fn drop_reference_credentials(&mut self) {
+        if self.user.as_deref() == Some(REFERENCE_USER)
+            && self.password.as_deref() == Some(REFERENCE_PASSWORD)
+        {
+            self.user = None;
+            self.password = None;
+        }
+    }
+
     /// Every secret value the profile can put on the wire: the password and
     /// its encodings. Transcripts redact them.
     pub fn secrets(&self) -> Vec<String> {
@@ -230,6 +242,16 @@ mod tests {
         };
         assert_eq!(anonymous.var("auth_plain"), None);
         assert!(anonymous.secrets().is_empty());
+    }
+
+    #[test]
+    fn reference_credentials_are_dropped_for_other_servers_only() {
+        let mut p = Profile::default();
+        p.drop_reference_credentials();
+        assert_eq!((p.user, p.password), (None, None));
+        let mut p: Profile = toml::from_str("user = \"bob\"\npassword = \"x\"\n").unwrap();
+        p.drop_reference_credentials();
+        assert_eq!(p.user.as_deref(), Some("bob"));
     }
 
     #[test]
