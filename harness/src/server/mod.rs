@@ -495,8 +495,9 @@ async fn serve_connection<S>(
     }
 }
 
-/// Sends the greeting; false when the session ends there (RFC 7504 521
-/// is followed by commands only until the next one that is not QUIT).
+/// Sends the greeting (220, or 521 for a no-mail server, after which the
+/// session answers QUIT or closes on the next command, RFC 7504 3); false
+/// when the write fails.
 async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut LineReader<S>,
     session: &Session,
