@@ -4,6 +4,12 @@
 //! The read loop follows mini-redis: try to parse a reply from the buffer,
 //! otherwise read more; end of stream before a complete reply is an error
 //! that names what was received so far.
+//!
+//! TLS: [`Connection::connect_tls`] opens an implicit-TLS session (RFC 8314);
+//! [`Connection::starttls`] upgrades a plain one in place after the server's
+//! 220 to STARTTLS (RFC 3207). Secrets registered with
+//! [`Connection::add_secret`] never reach the transcript: every entry is
+//! scrubbed to `[redacted]` as it is recorded.
 
 use std::io;
 use std::time::Duration;
@@ -12,8 +18,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
+use crate::tls::{TlsClient, TlsInfo};
 use crate::transcript::{Direction, Transcript};
 use crate::wire::{Reply, ReplyError, ReplyParser};
+
+/// What a secret is replaced with in transcripts.
+pub const REDACTED: &str = "[redacted]";
 
 /// Anything a session can run over: TCP, TLS, or an in-memory duplex pipe.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -51,6 +61,23 @@ pub enum ClientError {
     /// Reading or writing failed (for example, a reset).
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
+    /// The server sent octets after its reply to STARTTLS and before the
+    /// handshake: plaintext that a careless client would take as protected
+    /// (RFC 3207 4.2; the STARTTLS response-injection class).
+    #[error("the server sent {} octet(s) of plaintext after its reply to STARTTLS, before the TLS handshake: {text:?}", .octets)]
+    PlaintextBeforeHandshake {
+        /// How many octets were waiting.
+        octets: usize,
+        /// Those octets, lossily as text.
+        text: String,
+    },
+    /// A TLS upgrade was asked for on a connection that already has TLS
+    /// (RFC 3207 4.2: a client MUST NOT start a second TLS session).
+    #[error("TLS is already active on this connection")]
+    AlreadyTls,
 }
 
 /// Timeouts and limits for one connection.
@@ -81,11 +108,69 @@ pub struct Connection {
     config: ClientConfig,
     transcript: Transcript,
     started: Instant,
+    tls: Option<TlsInfo>,
+    secrets: Vec<Vec<u8>>,
+}
+
+/// Stands in for the stream while it is moved into the TLS layer; a failed
+/// handshake leaves it behind, so the connection reads end of stream and
+/// refuses writes.
+struct Detached;
+
+impl AsyncRead for Detached {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Detached {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::task::Poll::Ready(Err(io::ErrorKind::NotConnected.into()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 impl Connection {
     /// Opens a TCP connection to `addr` (`host:port`) within the connect timeout.
     pub async fn connect(addr: &str, config: ClientConfig) -> Result<Connection, ClientError> {
+        let stream = Connection::tcp(addr, config).await?;
+        Ok(Connection::new(Box::new(stream), config))
+    }
+
+    /// Opens a TCP connection and performs the TLS handshake before any SMTP
+    /// (implicit TLS, RFC 8314 3.3), each within the connect timeout.
+    pub async fn connect_tls(
+        addr: &str,
+        config: ClientConfig,
+        tls: &TlsClient,
+    ) -> Result<Connection, ClientError> {
+        let stream = Connection::tcp(addr, config).await?;
+        let mut conn = Connection::new(Box::new(stream), config);
+        conn.handshake(tls, config.connect_timeout, "implicit TLS")
+            .await?;
+        Ok(conn)
+    }
+
+    async fn tcp(addr: &str, config: ClientConfig) -> Result<TcpStream, ClientError> {
         let stream = match timeout(config.connect_timeout, TcpStream::connect(addr)).await {
             Err(_) => return Err(ClientError::Timeout(config.connect_timeout)),
             Ok(Err(source)) => {
@@ -97,7 +182,7 @@ impl Connection {
             Ok(Ok(stream)) => stream,
         };
         stream.set_nodelay(true)?;
-        Ok(Connection::new(Box::new(stream), config))
+        Ok(stream)
     }
 
     /// Wraps an already open stream.
@@ -108,6 +193,93 @@ impl Connection {
             config,
             transcript: Transcript::default(),
             started: Instant::now(),
+            tls: None,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Upgrades the connection to TLS in place, after the server's 220 to
+    /// STARTTLS (RFC 3207 4). The read buffer must be empty: octets the
+    /// server sent after that reply are not part of any reply and would be
+    /// taken as protected if kept, so they are an error, not discarded.
+    pub async fn starttls(&mut self, tls: &TlsClient) -> Result<TlsInfo, ClientError> {
+        if self.tls.is_some() {
+            self.note("STARTTLS refused by the harness: TLS is already active");
+            return Err(ClientError::AlreadyTls);
+        }
+        if !self.buf.is_empty() {
+            let octets = self.buf.len();
+            let text = self.redact(&String::from_utf8_lossy(&self.buf));
+            self.note(&format!(
+                "{octets} octet(s) of plaintext arrived after the reply to STARTTLS, before the handshake"
+            ));
+            return Err(ClientError::PlaintextBeforeHandshake { octets, text });
+        }
+        self.handshake(tls, self.config.read_timeout, "STARTTLS")
+            .await
+    }
+
+    async fn handshake(
+        &mut self,
+        tls: &TlsClient,
+        limit: Duration,
+        how: &str,
+    ) -> Result<TlsInfo, ClientError> {
+        let plain = std::mem::replace(&mut self.stream, Box::new(Detached));
+        let connect = tls.connector().connect(tls.server_name().clone(), plain);
+        match timeout(limit, connect).await {
+            Err(_) => {
+                self.note(&format!("TLS handshake ({how}) timed out"));
+                Err(ClientError::Timeout(limit))
+            }
+            Ok(Err(e)) => {
+                self.note(&format!("TLS handshake ({how}) failed: {e}"));
+                Err(ClientError::Handshake(e.to_string()))
+            }
+            Ok(Ok(stream)) => {
+                let info = TlsInfo::of(stream.get_ref().1);
+                self.stream = Box::new(stream);
+                self.note(&format!("TLS established ({how}): {info}"));
+                self.tls = Some(info.clone());
+                Ok(info)
+            }
+        }
+    }
+
+    /// What TLS negotiated, when the connection has TLS.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    /// Registers a secret: from now on, wherever it occurs in what is
+    /// recorded (sent, received or noted), the transcript shows
+    /// [`REDACTED`] instead. Empty secrets are ignored.
+    pub fn add_secret(&mut self, secret: &str) {
+        let secret = secret.as_bytes().to_vec();
+        if !secret.is_empty() && !self.secrets.contains(&secret) {
+            self.secrets.push(secret);
+            // Longest first, so a secret containing another is replaced whole.
+            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    /// `text` with every registered secret replaced by [`REDACTED`], for
+    /// messages built from what crossed the wire (findings, errors).
+    pub fn redact(&self, text: &str) -> String {
+        String::from_utf8_lossy(&scrub(text.as_bytes(), &self.secrets)).into_owned()
+    }
+
+    fn record(&mut self, direction: Direction, bytes: &[u8]) {
+        let at = self.started.elapsed();
+        self.transcript.push(direction, at, bytes);
+        if self.secrets.is_empty() {
+            return;
+        }
+        // Scrub the whole last entry: server reads merge into one entry, so
+        // a secret split across two reads is caught once both have arrived.
+        if let Some(last) = self.transcript.entries.last_mut() {
+            let clean = scrub(&last.bytes, &self.secrets);
+            last.bytes = clean;
         }
     }
 
@@ -123,8 +295,7 @@ impl Connection {
 
     /// Records an observation of the harness in the transcript.
     pub fn note(&mut self, text: &str) {
-        let at = self.started.elapsed();
-        self.transcript.push(Direction::Note, at, text.as_bytes());
+        self.record(Direction::Note, text.as_bytes());
     }
 
     /// Sends `line` followed by CRLF.
@@ -134,8 +305,7 @@ impl Connection {
 
     /// Sends bytes exactly as given, in one write, under the deadline.
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        let at = self.started.elapsed();
-        self.transcript.push(Direction::Client, at, bytes);
+        self.record(Direction::Client, bytes);
         let write = async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
@@ -221,13 +391,37 @@ impl Connection {
                 Err(e.into())
             }
             Ok(Ok(n)) => {
-                let at = self.started.elapsed();
-                self.transcript.push(Direction::Server, at, &chunk[..n]);
+                self.record(Direction::Server, &chunk[..n]);
                 self.buf.extend_from_slice(&chunk[..n]);
                 Ok(n)
             }
         }
     }
+}
+
+/// Replaces every occurrence of each secret in `bytes` with [`REDACTED`].
+fn scrub(bytes: &[u8], secrets: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for secret in secrets {
+        let mut result = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            // Earlier replacements stay as they are, even if a secret is
+            // part of the marker itself.
+            if out[i..].starts_with(REDACTED.as_bytes()) {
+                result.extend_from_slice(REDACTED.as_bytes());
+                i += REDACTED.len();
+            } else if out[i..].starts_with(secret) {
+                result.extend_from_slice(REDACTED.as_bytes());
+                i += secret.len();
+            } else {
+                result.push(out[i]);
+                i += 1;
+            }
+        }
+        out = result;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -359,5 +553,56 @@ mod tests {
             c.expect_close().await,
             Err(ClientError::NotClosed(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn secrets_are_redacted_in_every_direction_even_split_across_reads() {
+        let mock = Builder::new()
+            .write(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n")
+            .read(b"535 5.7.8 bad AGFsaWNl")
+            .read(b"AHMzY3JldA== and s3cret\r\n")
+            .build();
+        let mut c = conn(mock);
+        c.add_secret("s3cret");
+        c.add_secret("AGFsaWNlAHMzY3JldA==");
+        c.send_line("AUTH PLAIN AGFsaWNlAHMzY3JldA==")
+            .await
+            .unwrap();
+        c.read_reply().await.unwrap();
+        let text = c.transcript().render();
+        assert_eq!(
+            text,
+            "C: AUTH PLAIN [redacted]\nS: 535 5.7.8 bad [redacted] and [redacted]\n"
+        );
+        assert_eq!(c.redact("x s3cret y"), "x [redacted] y");
+    }
+
+    #[test]
+    fn a_secret_inside_the_marker_does_not_grow_it() {
+        let once = scrub(b"red", &[b"red".to_vec()]);
+        assert_eq!(once, REDACTED.as_bytes());
+        assert_eq!(scrub(&once, &[b"red".to_vec()]), REDACTED.as_bytes());
+    }
+
+    /// RFC 3207 4.2: nothing may sit between the 220 and the handshake.
+    #[tokio::test]
+    async fn plaintext_after_the_starttls_reply_is_reported() {
+        let mock = Builder::new()
+            .read(b"220 2.0.0 go ahead\r\n250 injected\r\n")
+            .build();
+        let mut c = conn(mock);
+        assert_eq!(c.read_reply().await.unwrap().code, 220);
+        let tls = TlsClient::new(&crate::tls::TlsClientSettings {
+            verify: false,
+            server_name: "mx.example.test".into(),
+            ca_file: None,
+        })
+        .unwrap();
+        let err = c.starttls(&tls).await.unwrap_err();
+        assert!(
+            matches!(&err, ClientError::PlaintextBeforeHandshake { octets: 14, text } if text == "250 injected\r\n"),
+            "{err}"
+        );
+        assert!(c.tls().is_none());
     }
 }

@@ -16,12 +16,16 @@
 //! - [`runner`]: runs scenarios against a target and grades them.
 //! - [`server`]: the strict reference server, the embedded default target.
 //! - [`report`]: renders verdicts for people.
+//! - [`tls`]: TLS for client and server (rustls, ring provider).
+//! - [`auth`]: SMTP AUTH encodings: strict BASE64, PLAIN, LOGIN, CRAM-MD5.
 
+pub mod auth;
 pub mod client;
 pub mod profile;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod tls;
 pub mod transcript;
 pub mod wire;

@@ -45,11 +45,23 @@ enum Command {
         codes: Vec<String>,
     },
     /// Run the reference server until interrupted.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:2525")]
-        listen: String,
-    },
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (plain SMTP; STARTTLS offered).
+    #[arg(long, default_value = "127.0.0.1:2525")]
+    listen: String,
+    /// Also listen for implicit TLS (RFC 8314) on this address.
+    #[arg(long, value_name = "ADDR")]
+    implicit_tls: Option<String>,
+    /// Greet with 521 and accept no mail (RFC 7504).
+    #[arg(long)]
+    no_mail: bool,
+    /// Write the self-signed certificate (PEM) here, for a profile's `tls_ca`.
+    #[arg(long, value_name = "FILE")]
+    cert_out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -139,7 +151,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run(args).await,
         Command::List(select) => list(&select),
         Command::Explain { codes } => explain(&codes),
-        Command::Serve { listen } => serve(&listen).await,
+        Command::Serve(args) => serve(args).await,
     }
 }
 
@@ -205,10 +217,16 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(addr) = &args.target {
         profile.address = Some(addr.clone());
     }
+    if profile.address.is_some() {
+        profile.drop_reference_credentials();
+    }
     let (scenarios, bad_files) = load(&args.select)?;
     // Keep the embedded server alive for the whole run.
     let (target, _server) = match &profile.address {
-        Some(addr) => (Target::Tcp(addr.clone()), None),
+        Some(addr) => (
+            Target::for_address(addr, &profile).context("setting up TLS for the target")?,
+            None,
+        ),
         None if args.in_process => (Target::in_process(ServerConfig::default()), None),
         None => {
             let server = Server::start("127.0.0.1:0", ServerConfig::default())
@@ -446,17 +464,43 @@ fn compare_grades(path: &Path, verdicts: &[Verdict]) -> Result<ExitCode> {
     Ok(ExitCode::from(u8::from(differences > 0)))
 }
 
-async fn serve(listen: &str) -> Result<ExitCode> {
-    let server = Server::start(listen, ServerConfig::default())
+async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let config = ServerConfig {
+        no_mail: args.no_mail,
+        ..ServerConfig::default()
+    };
+    if let Some(path) = &args.cert_out {
+        let tls = config
+            .tls
+            .as_ref()
+            .context("no TLS certificate could be generated")?;
+        std::fs::write(path, tls.certificate_pem())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let listen = &args.listen;
+    let server = Server::start(listen, config.clone())
         .await
         .with_context(|| format!("listening on {listen}"))?;
     eprintln!(
-        "reference server listening on {} (Ctrl-C to stop)",
+        "reference server listening on {} (STARTTLS offered; Ctrl-C to stop)",
         server.addr()
     );
+    let implicit = match &args.implicit_tls {
+        Some(addr) => {
+            let server = Server::start_implicit_tls(addr, config)
+                .await
+                .with_context(|| format!("listening for implicit TLS on {addr}"))?;
+            eprintln!("implicit TLS listening on {}", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
     server.shutdown();
+    if let Some(server) = implicit {
+        server.shutdown();
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,20 @@
 //! knows, so one suite runs against any server. Loaded from TOML
 //! (`fixtures/targets/*.toml`); the defaults fit the reference server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::auth;
+use crate::tls::{TlsClientSettings, TlsMode};
+
+/// The user name the reference server knows by default (`{user}`).
+pub const REFERENCE_USER: &str = "alice";
+/// Its password (`{password}`); a test credential, public on purpose.
+pub const REFERENCE_PASSWORD: &str = "wonderland-4954";
+/// The reference server's hostname, the default TLS server name.
+pub const REFERENCE_HOSTNAME: &str = "mx.example.test";
 
 /// A target profile.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -41,6 +51,20 @@ pub struct Profile {
     /// Extra transcript normalisation rules for snapshots (`[[normalize]]`
     /// tables); see [`crate::report::normalize`].
     pub normalize: Vec<crate::report::normalize::RuleSpec>,
+    /// How connections are opened: `none`, `starttls` (plain TCP; scenarios
+    /// upgrade with `T: starttls`) or `implicit` (TLS from the first octet).
+    pub tls: TlsMode,
+    /// Verify the server's certificate and name; off for self-signed test servers.
+    pub tls_verify: bool,
+    /// Name sent as SNI and verified; default: the host of `address`, or
+    /// the reference server's hostname.
+    pub tls_sni: Option<String>,
+    /// PEM file of trust anchors for `tls_verify`; default: the Mozilla roots.
+    pub tls_ca: Option<PathBuf>,
+    /// User name for AUTH: `{user}`.
+    pub user: Option<String>,
+    /// Password for AUTH: `{password}`; never shown in transcripts.
+    pub password: Option<String>,
 }
 
 impl Default for Profile {
@@ -60,6 +84,12 @@ impl Default for Profile {
             connect_timeout_secs: 5,
             scenario_timeout_secs: 60,
             normalize: Vec::new(),
+            tls: TlsMode::Starttls,
+            tls_verify: false,
+            tls_sni: None,
+            tls_ca: None,
+            user: Some(REFERENCE_USER.into()),
+            password: Some(REFERENCE_PASSWORD.into()),
         }
     }
 }
@@ -92,10 +122,17 @@ impl Profile {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ProfileError::Parse {
+        let mut profile: Profile = toml::from_str(&text).map_err(|e| ProfileError::Parse {
             path: path.display().to_string(),
             message: e.to_string(),
-        })
+        })?;
+        // A relative CA file is found beside the profile, not the caller.
+        if let (Some(ca), Some(dir)) = (&profile.tls_ca, path.parent())
+            && ca.is_relative()
+        {
+            profile.tls_ca = Some(dir.join(ca));
+        }
+        Ok(profile)
     }
 
     /// The value of a scenario variable, if the profile defines it.
@@ -109,8 +146,50 @@ impl Profile {
             "rcpt_unknown" => self.rcpt_unknown.clone(),
             "rcpt_relay" => self.rcpt_relay.clone(),
             "list" => return self.list.clone().filter(|l| !l.is_empty()),
+            "user" => return self.user.clone(),
+            "password" => return self.password.clone(),
+            "auth_plain" => auth::plain_response(self.user.as_ref()?, self.password.as_ref()?),
+            "auth_login_user" => auth::encode(self.user.as_ref()?.as_bytes()),
+            "auth_login_password" => auth::encode(self.password.as_ref()?.as_bytes()),
             _ => return None,
         })
+    }
+
+    /// Drops the reference server's built-in credentials, if that is what
+    /// the profile holds: another server does not know them, so its AUTH
+    /// scenarios should be UNSUPPORTED (no `{user}`), not FAIL with 535.
+    pub fn drop_reference_credentials(&mut self) {
+        if self.user.as_deref() == Some(REFERENCE_USER)
+            && self.password.as_deref() == Some(REFERENCE_PASSWORD)
+        {
+            self.user = None;
+            self.password = None;
+        }
+    }
+
+    /// Every secret value the profile can put on the wire: the password and
+    /// its encodings. Transcripts redact them.
+    pub fn secrets(&self) -> Vec<String> {
+        crate::scenario::SECRET_VARIABLES
+            .iter()
+            .filter_map(|v| self.var(v))
+            .collect()
+    }
+
+    /// The TLS client settings this profile asks for.
+    pub fn tls_settings(&self) -> TlsClientSettings {
+        let server_name = self.tls_sni.clone().unwrap_or_else(|| {
+            self.address
+                .as_deref()
+                .and_then(host_of)
+                .unwrap_or(REFERENCE_HOSTNAME)
+                .to_string()
+        });
+        TlsClientSettings {
+            verify: self.tls_verify,
+            server_name,
+            ca_file: self.tls_ca.clone(),
+        }
     }
 
     /// Deadline for each reply.
@@ -129,17 +208,72 @@ impl Profile {
     }
 }
 
+/// The host of `host:port` or `[v6]:port`.
+fn host_of(address: &str) -> Option<&str> {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split_once(']').map(|(host, _)| host);
+    }
+    address.rsplit_once(':').map(|(host, _)| host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::VARIABLES;
+    use crate::scenario::{COMPUTED_VARIABLES, VARIABLES};
 
     #[test]
     fn default_profile_defines_every_variable() {
         let p = Profile::default();
         for (name, _) in VARIABLES {
-            assert!(p.var(name).is_some(), "{name}");
+            if !COMPUTED_VARIABLES.contains(name) {
+                assert!(p.var(name).is_some(), "{name}");
+            }
         }
+    }
+
+    #[test]
+    fn auth_variables_encode_the_credentials() {
+        let p: Profile = toml::from_str("user = \"tim\"\npassword = \"pw\"\n").unwrap();
+        // RFC 4616 2: NUL tim NUL pw.
+        assert_eq!(p.var("auth_plain").as_deref(), Some("AHRpbQBwdw=="));
+        assert_eq!(p.var("auth_login_user").as_deref(), Some("dGlt"));
+        assert_eq!(p.var("auth_login_password").as_deref(), Some("cHc="));
+        assert_eq!(p.secrets(), ["pw", "AHRpbQBwdw==", "cHc="]);
+        let anonymous: Profile = toml::from_str("user = \"tim\"\n").unwrap();
+        let anonymous = Profile {
+            password: None,
+            ..anonymous
+        };
+        assert_eq!(anonymous.var("auth_plain"), None);
+        assert!(anonymous.secrets().is_empty());
+    }
+
+    #[test]
+    fn reference_credentials_are_dropped_for_other_servers_only() {
+        let mut p = Profile::default();
+        p.drop_reference_credentials();
+        assert_eq!((p.user, p.password), (None, None));
+        let mut p: Profile = toml::from_str("user = \"bob\"\npassword = \"x\"\n").unwrap();
+        p.drop_reference_credentials();
+        assert_eq!(p.user.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn tls_fields_parse_and_the_server_name_defaults_to_the_host() {
+        let p: Profile = toml::from_str(
+            "address = \"smtp.example.net:465\"\ntls = \"implicit\"\ntls_verify = true\n",
+        )
+        .unwrap();
+        assert_eq!(p.tls, TlsMode::Implicit);
+        let s = p.tls_settings();
+        assert!(s.verify);
+        assert_eq!(s.server_name, "smtp.example.net");
+        let p: Profile =
+            toml::from_str("address = \"[::1]:25\"\ntls_sni = \"mx.example.test\"\n").unwrap();
+        assert_eq!(p.tls, TlsMode::Starttls);
+        assert_eq!(p.tls_settings().server_name, "mx.example.test");
+        assert_eq!(host_of("[::1]:25"), Some("::1"));
+        assert!(toml::from_str::<Profile>("tls = \"ssl\"\n").is_err());
     }
 
     #[test]

@@ -15,10 +15,13 @@ use tokio::time::Instant;
 pub use target::Target;
 pub use verdict::{Finding, Grade, Verdict};
 
+use crate::auth;
 use crate::client::{ClientConfig, ClientError, Connection};
 use crate::profile::Profile;
-use crate::scenario::{Expectation, Scenario, Step};
+use crate::scenario::{COMPUTED_VARIABLES, Expectation, Scenario, Step};
+use crate::tls::{TlsClient, TlsMode};
 use crate::transcript::Transcript;
+use crate::wire::Reply;
 use reply_check::{ReplyTracker, Violation};
 
 /// How a run is carried out.
@@ -132,23 +135,60 @@ fn retried(first: Verdict, again: Verdict, attempt: u32, retries: u32) -> Verdic
 
 /// Asks the server for its EHLO keywords once, so scenarios that need an
 /// extension it lacks are graded UNSUPPORTED without a session of their own.
+///
+/// The set holds each keyword (`AUTH`) and each keyword with one of its
+/// parameters (`AUTH=PLAIN`), so `requires:` can name a mechanism. When the
+/// server offers STARTTLS and the profile allows it, the probe upgrades and
+/// asks again: the set is the union of both answers, since many servers
+/// offer AUTH mechanisms only under TLS (RFC 3207 4.2, RFC 4954 4).
 pub async fn probe_extensions(target: &Target, profile: &Profile) -> Option<BTreeSet<String>> {
     let mut conn = target.connect(client_config(profile)).await.ok()?;
     conn.read_reply().await.ok().filter(|r| r.class() == 2)?;
-    conn.send_line(&format!("EHLO {}", profile.client))
-        .await
-        .ok()?;
+    let ehlo = format!("EHLO {}", profile.client);
+    conn.send_line(&ehlo).await.ok()?;
     let reply = conn.read_reply().await.ok().filter(|r| r.code == 250)?;
+    let mut keywords = ehlo_keywords(&reply.lines);
+    if profile.tls == TlsMode::Starttls
+        && conn.tls().is_none()
+        && keywords.contains("STARTTLS")
+        && let Some(more) = probe_after_starttls(&mut conn, profile, &ehlo).await
+    {
+        keywords.extend(more);
+    }
     let _ = conn.send_line("QUIT").await;
-    Some(
-        reply
-            .lines
-            .iter()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().next())
-            .map(|k| k.to_ascii_uppercase())
-            .collect(),
-    )
+    Some(keywords)
+}
+
+async fn probe_after_starttls(
+    conn: &mut Connection,
+    profile: &Profile,
+    ehlo: &str,
+) -> Option<BTreeSet<String>> {
+    let tls = TlsClient::new(&profile.tls_settings()).ok()?;
+    conn.send_line("STARTTLS").await.ok()?;
+    conn.read_reply().await.ok().filter(|r| r.code == 220)?;
+    conn.starttls(&tls).await.ok()?;
+    conn.send_line(ehlo).await.ok()?;
+    let reply = conn.read_reply().await.ok().filter(|r| r.code == 250)?;
+    Some(ehlo_keywords(&reply.lines))
+}
+
+/// `KEYWORD` and `KEYWORD=PARAM` for each extension line of an EHLO reply
+/// (the first line is the greeting).
+pub fn ehlo_keywords(lines: &[String]) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for line in lines.iter().skip(1) {
+        let mut words = line.split_whitespace();
+        let Some(keyword) = words.next() else {
+            continue;
+        };
+        let keyword = keyword.to_ascii_uppercase();
+        for param in words {
+            set.insert(format!("{keyword}={}", param.to_ascii_uppercase()));
+        }
+        set.insert(keyword);
+    }
+    set
 }
 
 fn client_config(profile: &Profile) -> ClientConfig {
@@ -198,6 +238,9 @@ pub async fn run_scenario(
             );
         }
     };
+    for secret in profile.secrets() {
+        conn.add_secret(&secret);
+    }
     let mut tracker = ReplyTracker::default();
     let mut violations = Vec::new();
     let outcome = tokio::time::timeout(
@@ -207,7 +250,7 @@ pub async fn run_scenario(
     .await;
     let (grade, finding) = match outcome {
         Ok(Ok(())) => (Grade::Pass, None),
-        Ok(Err(stop)) => (stop.grade, Some(stop.finding)),
+        Ok(Err(stop)) => (stop.grade, Some(redact_finding(&conn, stop.finding))),
         Err(_) => {
             conn.note("scenario deadline passed");
             let message = format!(
@@ -264,15 +307,46 @@ fn finding(
     }
 }
 
+/// A finding with every secret the connection knows replaced.
+fn redact_finding(conn: &Connection, finding: Finding) -> Finding {
+    Finding {
+        expected: conn.redact(&finding.expected),
+        received: conn.redact(&finding.received),
+        message: conn.redact(&finding.message),
+        ..finding
+    }
+}
+
+/// Whether the profile can supply `name`; computed variables need the
+/// credentials they are computed from.
+fn profile_defines(profile: &Profile, name: &str) -> bool {
+    if COMPUTED_VARIABLES.contains(&name) {
+        profile.var("user").is_some() && profile.var("password").is_some()
+    } else {
+        profile.var(name).is_some()
+    }
+}
+
 fn not_applicable(
     scenario: &Scenario,
     profile: &Profile,
     extensions: Option<&BTreeSet<String>>,
 ) -> Option<Finding> {
+    if scenario.uses_starttls() && profile.tls != TlsMode::Starttls {
+        let mode = if profile.tls == TlsMode::Implicit {
+            "implicit"
+        } else {
+            "none"
+        };
+        let message = format!(
+            "the scenario upgrades with STARTTLS, but the target profile says tls = \"{mode}\""
+        );
+        return Some(finding(0, "T: starttls", "not applicable", None, &message));
+    }
     if let Some(missing) = scenario
         .variables()
         .into_iter()
-        .find(|v| profile.var(v).is_none())
+        .find(|v| !profile_defines(profile, v))
     {
         let message = format!("the target profile does not define {{{missing}}}");
         return Some(finding(
@@ -309,10 +383,33 @@ async fn execute(
     tracker: &mut ReplyTracker,
     violations: &mut Vec<Violation>,
 ) -> Result<(), Stop> {
+    // The text of the last 334 reply: the challenge `{cram_md5}` answers.
+    let mut challenge: Option<String> = None;
     for step in &scenario.steps {
         match step {
             Step::Send { line, data } => {
-                let bytes = data.render(|v| profile.var(v)).map_err(|e| Stop {
+                let cram_md5 = if data.variables().any(|v| v == "cram_md5") {
+                    let answer =
+                        cram_md5_answer(profile, challenge.as_deref()).map_err(|message| Stop {
+                            grade: Grade::Error,
+                            finding: finding(
+                                *line,
+                                "a 334 challenge",
+                                "none usable",
+                                None,
+                                &message,
+                            ),
+                        })?;
+                    conn.add_secret(&answer);
+                    Some(answer)
+                } else {
+                    None
+                };
+                let lookup = |v: &str| match v {
+                    "cram_md5" => cram_md5.clone(),
+                    _ => profile.var(v),
+                };
+                let bytes = data.render(lookup).map_err(|e| Stop {
                     grade: Grade::Error,
                     finding: finding(*line, "", "", None, &e.to_string()),
                 })?;
@@ -321,19 +418,85 @@ async fn execute(
                     .await
                     .map_err(|e| error_stop(*line, "to send", &e))?;
             }
-            Step::Expect(expect) => check(scenario, expect, conn, tracker, violations).await?,
+            Step::Expect(expect) => {
+                if let Some(reply) = check(scenario, expect, conn, tracker, violations).await?
+                    && reply.code == 334
+                {
+                    challenge = Some(reply.lines.concat());
+                }
+            }
+            Step::StartTls { line } => {
+                starttls(scenario, profile, conn, *line).await?;
+                tracker.tls_started();
+            }
         }
     }
     Ok(())
 }
 
+/// The `{cram_md5}` value for the last 334 challenge (RFC 2195 2).
+fn cram_md5_answer(profile: &Profile, challenge: Option<&str>) -> Result<String, String> {
+    let (Some(user), Some(password)) = (profile.var("user"), profile.var("password")) else {
+        return Err("{cram_md5} needs `user` and `password` in the target profile".into());
+    };
+    let Some(challenge) = challenge else {
+        return Err("{cram_md5} is sent before any 334 challenge".into());
+    };
+    auth::cram_md5_answer(&user, &password, challenge)
+        .ok_or_else(|| format!("the 334 challenge is not BASE64 (RFC 4954 4): {challenge:?}"))
+}
+
+/// `T: starttls`: the TLS handshake on the open connection (RFC 3207 4).
+async fn starttls(
+    scenario: &Scenario,
+    profile: &Profile,
+    conn: &mut Connection,
+    line: usize,
+) -> Result<(), Stop> {
+    let tls = TlsClient::new(&profile.tls_settings()).map_err(|e| Stop {
+        grade: Grade::Error,
+        finding: finding(
+            line,
+            "a TLS client configuration",
+            &e.to_string(),
+            None,
+            "the target profile's TLS settings are unusable",
+        ),
+    })?;
+    match conn.starttls(&tls).await {
+        Ok(_) => Ok(()),
+        Err(ClientError::PlaintextBeforeHandshake { text, .. }) => {
+            let message = format!(
+                "the server sent data after its 220 to STARTTLS and before the TLS handshake; \
+                 a client that kept it would take injected plaintext as protected \
+                 (RFC 3207 4.2, STARTTLS response injection; {} {})",
+                scenario.level, scenario.rfc[0]
+            );
+            Err(Stop {
+                grade: Grade::for_mismatch(scenario.level),
+                finding: finding(
+                    line,
+                    "nothing before the TLS handshake",
+                    text.trim_end(),
+                    None,
+                    &message,
+                ),
+            })
+        }
+        Err(e) => Err(error_stop(line, "a TLS handshake", &e)),
+    }
+}
+
+/// Reads and checks the next reply (if the expectation wants one) and the
+/// close (if it wants one); hands back the reply read.
 async fn check(
     scenario: &Scenario,
     expect: &Expectation,
     conn: &mut Connection,
     tracker: &mut ReplyTracker,
     violations: &mut Vec<Violation>,
-) -> Result<(), Stop> {
+) -> Result<Option<Reply>, Stop> {
+    let mut received = None;
     if expect.wants_reply() {
         let reply = conn
             .read_reply()
@@ -360,6 +523,7 @@ async fn check(
                 ),
             });
         }
+        received = Some(reply);
     }
     if expect.close {
         match conn.expect_close().await {
@@ -394,7 +558,7 @@ async fn check(
             Err(e) => return Err(error_stop(expect.line, "connection close", &e)),
         }
     }
-    Ok(())
+    Ok(received)
 }
 
 fn error_stop(line: usize, expected: &str, error: &ClientError) -> Stop {

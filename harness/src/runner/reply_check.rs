@@ -117,6 +117,16 @@ impl ReplyTracker {
         }
     }
 
+    /// After a TLS handshake the server discards whatever was pipelined
+    /// behind STARTTLS and forgets the EHLO state (RFC 3207 4.2), so no
+    /// reply is owed to those commands and the next EHLO decides again.
+    pub fn tls_started(&mut self) {
+        self.pending.clear();
+        self.in_data = false;
+        self.data_tail.clear();
+        self.enhanced_codes = false;
+    }
+
     fn finish_data(&mut self) {
         self.in_data = false;
         self.data_tail.clear();

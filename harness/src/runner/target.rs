@@ -3,13 +3,23 @@
 use std::sync::Arc;
 
 use crate::client::{ClientConfig, ClientError, Connection};
+use crate::profile::Profile;
 use crate::server::{Mailstore, ServerConfig, serve_duplex};
+use crate::tls::{TlsClient, TlsError, TlsMode};
 
 /// A server to run scenarios against.
 #[derive(Clone)]
 pub enum Target {
     /// A server at `host:port`.
     Tcp(String),
+    /// A server at `host:port` that speaks TLS from the first octet
+    /// (implicit TLS, RFC 8314 3.3).
+    Tls {
+        /// `host:port`.
+        addr: String,
+        /// How to shake hands.
+        tls: TlsClient,
+    },
     /// The reference server over an in-memory pipe, one session per connection.
     InProcess {
         /// Its configuration.
@@ -28,10 +38,23 @@ impl Target {
         }
     }
 
+    /// The target at `addr`, opened as the profile's `tls` mode says:
+    /// implicit TLS wraps every connection, otherwise plain TCP.
+    pub fn for_address(addr: &str, profile: &Profile) -> Result<Target, TlsError> {
+        Ok(match profile.tls {
+            TlsMode::Implicit => Target::Tls {
+                addr: addr.to_string(),
+                tls: TlsClient::new(&profile.tls_settings())?,
+            },
+            TlsMode::None | TlsMode::Starttls => Target::Tcp(addr.to_string()),
+        })
+    }
+
     /// Opens a new session.
     pub async fn connect(&self, config: ClientConfig) -> Result<Connection, ClientError> {
         match self {
             Target::Tcp(addr) => Connection::connect(addr, config).await,
+            Target::Tls { addr, tls } => Connection::connect_tls(addr, config, tls).await,
             Target::InProcess {
                 config: server,
                 store,
@@ -46,6 +69,7 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Tcp(addr) => addr.clone(),
+            Target::Tls { addr, .. } => format!("{addr} (implicit TLS)"),
             Target::InProcess { .. } => "in-process reference server".into(),
         }
     }

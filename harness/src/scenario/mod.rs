@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 pub use expect::{CodePattern, Expectation, StatusPattern};
 pub use parse::{ParseError, parse};
-pub use template::{MissingVariable, Piece, Template, VARIABLES};
+pub use template::{
+    COMPUTED_VARIABLES, MissingVariable, Piece, SECRET_VARIABLES, Template, VARIABLES,
+};
 
 /// How strongly the RFC requires the behaviour a scenario checks (RFC 2119).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -78,6 +80,12 @@ pub enum Step {
     },
     /// A reply (or a close) the server must produce next.
     Expect(Expectation),
+    /// `T: starttls`: perform the TLS handshake now, on the open connection
+    /// (after the `S: 220` that answers `C: STARTTLS`, RFC 3207 4).
+    StartTls {
+        /// Line of the `T:` in the file.
+        line: usize,
+    },
 }
 
 /// A parsed scenario file.
@@ -111,13 +119,20 @@ impl Scenario {
             .iter()
             .filter_map(|s| match s {
                 Step::Send { data, .. } => Some(data.variables()),
-                Step::Expect(_) => None,
+                Step::Expect(_) | Step::StartTls { .. } => None,
             })
             .flatten()
             .collect();
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// Whether the scenario upgrades to TLS with a `T: starttls` step.
+    pub fn uses_starttls(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::StartTls { .. }))
     }
 }
 

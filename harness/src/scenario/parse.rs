@@ -95,11 +95,14 @@ impl Parser<'_> {
             } else if let Some(rest) = line.strip_prefix("S:") {
                 in_body = true;
                 steps.push(Step::Expect(self.expectation(n, rest)?));
+            } else if let Some(rest) = line.strip_prefix("T:") {
+                in_body = true;
+                steps.push(self.tls_step(n, rest, &steps)?);
             } else if in_body {
                 return Err(self.error(
                     n,
                     1,
-                    "expected `S:`, `C:`, `C!` or `#` in the exchange (header fields go before the first `S:`/`C:` line)",
+                    "expected `S:`, `C:`, `C!`, `T:` or `#` in the exchange (header fields go before the first `S:`/`C:` line)",
                 ));
             } else {
                 self.header_field(n, line, &mut header)?;
@@ -140,7 +143,7 @@ impl Parser<'_> {
             return Err(self.error(
                 n,
                 1,
-                "expected a header field `name: value`, or `S:`/`C:` line",
+                "expected a header field `name: value`, or `S:`/`C:`/`T:` line",
             ));
         };
         let name = &line[..colon];
@@ -194,6 +197,23 @@ impl Parser<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `T: starttls`: the handshake, right after the reply to STARTTLS.
+    fn tls_step(&self, n: usize, rest: &str, steps: &[Step]) -> Result<Step, ParseError> {
+        let word = rest.trim();
+        let col = 3 + (rest.len() - rest.trim_start().len());
+        if !word.eq_ignore_ascii_case("starttls") {
+            return Err(self.error(n, col, format!("expected `T: starttls`, found `T: {word}`")));
+        }
+        match steps.last() {
+            Some(Step::Expect(e)) if e.wants_reply() && !e.close => Ok(Step::StartTls { line: n }),
+            _ => Err(self.error(
+                n,
+                1,
+                "`T: starttls` must follow the `S:` line that expects the reply to `C: STARTTLS`",
+            )),
+        }
     }
 
     /// `5321 4.1.4` or `5321 3.3, 2920 3.1`.
@@ -484,6 +504,16 @@ S: 221 close
     }
 
     #[test]
+    fn tls_step_follows_the_220() {
+        let s = parse_text(
+            "title: t\nrfc: 3207 4\nlevel: MUST\nrequires: STARTTLS\n\nS: 220\nC: EHLO {client}\nS: 250\nC: STARTTLS\nS: 220\nT:  StartTLS \nC: EHLO {client}\nS: 250\n",
+        )
+        .unwrap();
+        assert_eq!(s.steps[5], Step::StartTls { line: 11 });
+        assert!(s.uses_starttls());
+    }
+
+    #[test]
     fn repeat_renders() {
         let s =
             parse_text("title: t\nrfc: 5321 4.5.3.1.4\nlevel: MAY\nC: NOOP {repeat:3:ab}\nS: 250")
@@ -569,6 +599,18 @@ S: 221 close
         4,
         4,
         "repeat count"
+    )]
+    #[case::tls_unknown(
+        "title: t\nrfc: 3207 4\nlevel: MUST\nS: 220\nC: STARTTLS\nS: 220\nT: ssl\n",
+        7,
+        4,
+        "expected `T: starttls`"
+    )]
+    #[case::tls_without_reply(
+        "title: t\nrfc: 3207 4\nlevel: MUST\nS: 220\nC: STARTTLS\nT: starttls\nS: 250\n",
+        6,
+        1,
+        "must follow the `S:` line"
     )]
     #[case::header_after_body(
         "title: t\nrfc: 5321 3.3\nlevel: MUST\nS: 220\ntags: x\n",

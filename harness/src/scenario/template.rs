@@ -17,7 +17,31 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "a recipient in a domain the server does not relay to",
     ),
     ("list", "a mailing list EXPN can expand"),
+    ("user", "the user name to authenticate as (AUTH)"),
+    ("password", "the password (secret: redacted in transcripts)"),
+    (
+        "auth_plain",
+        "BASE64 of NUL user NUL password, the PLAIN response (RFC 4616; secret)",
+    ),
+    ("auth_login_user", "BASE64 of the user name, for AUTH LOGIN"),
+    (
+        "auth_login_password",
+        "BASE64 of the password, for AUTH LOGIN (secret)",
+    ),
+    (
+        "cram_md5",
+        "the CRAM-MD5 answer to the last 334 challenge (RFC 2195; computed by the runner; secret)",
+    ),
 ];
+
+/// Variables whose values are secrets: wherever they are sent, transcripts
+/// show `[redacted]` instead.
+pub const SECRET_VARIABLES: &[&str] =
+    &["password", "auth_plain", "auth_login_password", "cram_md5"];
+
+/// Variables the runner computes during the exchange rather than reading
+/// from the profile; they need `user` and `password`.
+pub const COMPUTED_VARIABLES: &[&str] = &["cram_md5"];
 
 /// Longest `{repeat:N:...}` allowed, so a typo cannot ask for gigabytes.
 pub const MAX_REPEAT: usize = 1 << 20;

@@ -4,8 +4,13 @@
 //! [`Session`] is the protocol state machine without I/O; this module runs
 //! it over any byte stream: TCP from [`Server::start`], or an in-memory
 //! duplex pipe from [`serve_stream`]. Messages acknowledged with 250 after
-//! DATA are kept in [`Mailstore`], visible to tests.
+//! DATA (or BDAT LAST) are kept in [`Mailstore`], visible to tests.
+//!
+//! TLS: with [`ServerConfig::tls`] set (the default: a self-signed
+//! certificate made at start-up), STARTTLS is offered on plain connections,
+//! and [`Server::start_implicit_tls`] listens for implicit TLS (RFC 8314).
 
+pub mod params;
 mod session;
 pub mod syntax;
 
@@ -17,7 +22,58 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use session::{Action, DataReceived, Session};
+pub use session::{Action, DataReceived, MAX_AUTH_LINE, Session};
+
+use crate::auth::Mechanism;
+use crate::profile::{REFERENCE_PASSWORD, REFERENCE_USER};
+use crate::tls::ServerTls;
+
+/// Who may authenticate, with which mechanisms, and when (RFC 4954).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Mechanisms offered (under TLS; see `plaintext_without_tls`); empty:
+    /// no AUTH at all (the command gets 502).
+    pub mechanisms: Vec<Mechanism>,
+    /// User names and passwords.
+    pub users: Vec<(String, String)>,
+    /// Offer and accept PLAIN and LOGIN without TLS. Off by default:
+    /// RFC 4954 4 says a server "SHOULD NOT" permit a plaintext password
+    /// mechanism without protection; without TLS they get 538 5.7.11 and
+    /// are not advertised, while CRAM-MD5 stays available.
+    pub plaintext_without_tls: bool,
+    /// Require AUTH before mail: 530 5.7.0 for other commands (RFC 4954 6).
+    pub required: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mechanisms: Mechanism::ALL.to_vec(),
+            users: vec![(REFERENCE_USER.into(), REFERENCE_PASSWORD.into())],
+            plaintext_without_tls: false,
+            required: false,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The password of `user` (user names match exactly).
+    pub fn password_of(&self, user: &str) -> Option<&str> {
+        self.users
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, p)| p.as_str())
+    }
+
+    /// The mechanisms offered in a session with or without TLS.
+    pub fn offered(&self, tls: bool) -> Vec<Mechanism> {
+        self.mechanisms
+            .iter()
+            .copied()
+            .filter(|m| tls || self.plaintext_without_tls || !m.is_plaintext_password())
+            .collect()
+    }
+}
 
 /// Longest command line, CRLF included (RFC 5321 4.5.3.1.4).
 pub const MAX_COMMAND_LINE: usize = 512;
@@ -69,6 +125,13 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Deliberate deviations (none in the reference configuration).
     pub quirks: Quirks,
+    /// TLS for STARTTLS and implicit TLS; `None`: STARTTLS is not offered
+    /// and gets 454.
+    pub tls: Option<ServerTls>,
+    /// AUTH policy.
+    pub auth: AuthConfig,
+    /// Greet with 521 and accept no mail at all (RFC 7504 3).
+    pub no_mail: bool,
 }
 
 impl Default for ServerConfig {
@@ -76,32 +139,60 @@ impl Default for ServerConfig {
         ServerConfig {
             hostname: "mx.example.test".into(),
             domains: vec!["example.test".into()],
-            mailboxes: vec!["alice".into(), "bob".into(), "postmaster".into()],
+            // josé: a UTF-8 mailbox for SMTPUTF8 (RFC 6531) transactions.
+            mailboxes: vec![
+                "alice".into(),
+                "bob".into(),
+                "postmaster".into(),
+                "josé".into(),
+            ],
             lists: vec![("staff".into(), vec!["alice".into(), "bob".into()])],
             max_message_size: 10 * 1024 * 1024,
             max_recipients: 100,
             max_errors: Some(100),
             idle_timeout: Duration::from_secs(300),
             quirks: Quirks::strict(),
+            tls: ServerTls::default_self_signed(),
+            auth: AuthConfig::default(),
+            no_mail: false,
         }
     }
 }
 
 impl ServerConfig {
-    /// EHLO keywords advertised, one per line of the 250 reply. EXPN and
-    /// HELP are not in the minimum implementation of RFC 5321 4.5.1, so the
-    /// EHLO reply MUST list them (4.1.1.1; for EXPN also 3.5.2); VRFY "MAY
-    /// be listed as a convenience" (3.5.2).
+    /// EHLO keywords advertised on a plain connection (before STARTTLS).
     pub fn extensions(&self) -> Vec<String> {
-        vec![
+        self.extensions_in(false)
+    }
+
+    /// EHLO keywords advertised, one per line of the 250 reply, with or
+    /// without TLS active: STARTTLS only before TLS (RFC 3207 4.2), AUTH
+    /// with the mechanisms the policy allows in that state. EXPN and HELP
+    /// are not in the minimum implementation of RFC 5321 4.5.1, so the EHLO
+    /// reply lists them (4.1.1.1; for EXPN also 3.5.2); VRFY "MAY be listed
+    /// as a convenience" (3.5.2).
+    pub fn extensions_in(&self, tls: bool) -> Vec<String> {
+        let mut keywords = vec![
             "PIPELINING".into(),
             format!("SIZE {}", self.max_message_size),
             "8BITMIME".into(),
             "ENHANCEDSTATUSCODES".into(),
+            "CHUNKING".into(),
+            "SMTPUTF8".into(),
+            "DSN".into(),
             "VRFY".into(),
             "EXPN".into(),
             "HELP".into(),
-        ]
+        ];
+        if !tls && self.tls.is_some() {
+            keywords.push("STARTTLS".into());
+        }
+        let mechanisms = self.auth.offered(tls);
+        if !mechanisms.is_empty() {
+            let names: Vec<&str> = mechanisms.iter().map(|m| m.name()).collect();
+            keywords.push(format!("AUTH {}", names.join(" ")));
+        }
+        keywords
     }
 
     /// Whether mail for `domain` is accepted here.
@@ -125,8 +216,13 @@ pub struct StoredMessage {
     pub from: String,
     /// The accepted forward-paths.
     pub rcpts: Vec<String>,
-    /// The data, dot-unstuffed, CRLF line endings, without the end marker.
+    /// The data: after DATA dot-unstuffed with CRLF line endings, without
+    /// the end marker; after BDAT the chunks' octets exactly.
     pub data: Vec<u8>,
+    /// Whether TLS was active when the message was accepted.
+    pub tls: bool,
+    /// The authenticated user, if the client had authenticated.
+    pub authenticated: Option<String>,
 }
 
 /// Messages accepted by a server, shared with tests.
@@ -161,8 +257,24 @@ impl Server {
         Ok(Server::on_listener(listener, config))
     }
 
+    /// Binds `addr` and serves implicit TLS (RFC 8314 3.3): the handshake
+    /// comes first, then the greeting. Needs [`ServerConfig::tls`].
+    pub async fn start_implicit_tls(addr: &str, config: ServerConfig) -> std::io::Result<Server> {
+        if config.tls.is_none() {
+            return Err(std::io::Error::other(
+                "implicit TLS needs a TLS configuration (ServerConfig::tls)",
+            ));
+        }
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server::listen(listener, config, true))
+    }
+
     /// Serves on an already bound listener, until dropped or shut down.
     pub fn on_listener(listener: TcpListener, config: ServerConfig) -> Server {
+        Server::listen(listener, config, false)
+    }
+
+    fn listen(listener: TcpListener, config: ServerConfig, implicit_tls: bool) -> Server {
         let addr = listener
             .local_addr()
             .expect("bound listener has an address");
@@ -183,7 +295,7 @@ impl Server {
                         tokio::spawn(async move {
                             tokio::select! {
                                 _ = stop.changed() => {}
-                                _ = serve_stream(stream, config, store) => {}
+                                _ = serve_connection(stream, config, store, implicit_tls) => {}
                             }
                         });
                     }
@@ -237,15 +349,27 @@ enum Line {
     End,
 }
 
-/// Reads CRLF-terminated lines; a bare LF is not a line ending (2.3.8).
-struct LineReader<R> {
-    inner: R,
+/// One connection's byte stream with its read buffer: CRLF-terminated
+/// lines (a bare LF is not a line ending, 2.3.8), exact-length BDAT
+/// chunks, and writes. Reads and writes never overlap in SMTP, so the
+/// stream is not split.
+struct LineReader<S> {
+    inner: S,
     buf: Vec<u8>,
     idle: Duration,
     timed_out: bool,
 }
 
-impl<R: AsyncRead + Unpin> LineReader<R> {
+impl<S: AsyncRead + AsyncWrite + Unpin> LineReader<S> {
+    fn new(inner: S, idle: Duration) -> LineReader<S> {
+        LineReader {
+            inner,
+            buf: Vec::new(),
+            idle,
+            timed_out: false,
+        }
+    }
+
     async fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 8192];
         match tokio::time::timeout(self.idle, self.inner.read(&mut chunk)).await {
@@ -284,6 +408,41 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             }
         }
     }
+
+    /// Reads exactly `size` octets (RFC 3030 2: no dot-stuffing, no line
+    /// structure), keeping the first `keep`. `None` if the stream ends first.
+    async fn chunk(&mut self, size: u64, keep: usize) -> Option<Vec<u8>> {
+        let mut kept = Vec::with_capacity(keep.min(1 << 20));
+        let mut remaining = size;
+        loop {
+            let take = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(self.buf.len());
+            let room = keep.saturating_sub(kept.len()).min(take);
+            kept.extend_from_slice(&self.buf[..room]);
+            self.buf.drain(..take);
+            remaining -= take as u64;
+            if remaining == 0 {
+                return Some(kept);
+            }
+            if !self.fill().await {
+                return None;
+            }
+        }
+    }
+
+    /// Writes and flushes (TLS buffers until flushed).
+    async fn write(&mut self, text: &str) -> bool {
+        self.inner.write_all(text.as_bytes()).await.is_ok() && self.inner.flush().await.is_ok()
+    }
+}
+
+/// How a run of the command loop ended.
+enum Outcome {
+    /// The session is over (QUIT, close, timeout, error).
+    Ended,
+    /// 220 to STARTTLS was sent: the handshake comes next.
+    StartTls,
 }
 
 /// Runs one SMTP session over `stream` until QUIT, close or timeout.
@@ -291,57 +450,136 @@ pub async fn serve_stream<S>(stream: S, config: Arc<ServerConfig>, store: Mailst
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (read, mut write) = tokio::io::split(stream);
-    let mut reader = LineReader {
-        inner: read,
-        buf: Vec::new(),
-        idle: config.idle_timeout,
-        timed_out: false,
-    };
-    let mut session = Session::new(config.clone());
-    if write
-        .write_all(session.greeting().as_bytes())
-        .await
-        .is_err()
-    {
+    serve_connection(stream, config, store, false).await;
+}
+
+/// One connection: with `implicit_tls` the handshake comes before the
+/// greeting (RFC 8314 3.3); otherwise STARTTLS may upgrade it mid-session.
+async fn serve_connection<S>(
+    stream: S,
+    config: Arc<ServerConfig>,
+    store: Mailstore,
+    implicit_tls: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let idle = config.idle_timeout;
+    if implicit_tls {
+        let Some(tls) = config.tls.clone() else {
+            return;
+        };
+        let Ok(Ok(stream)) = tokio::time::timeout(idle, tls.acceptor().accept(stream)).await else {
+            return;
+        };
+        let mut io = LineReader::new(stream, idle);
+        let mut session = Session::new_tls(config);
+        if greet(&mut io, &session).await {
+            run(&mut io, &mut session, &store).await;
+        }
         return;
     }
+    let mut io = LineReader::new(stream, idle);
+    let mut session = Session::new(config.clone());
+    if !greet(&mut io, &session).await {
+        return;
+    }
+    if let Outcome::StartTls = run(&mut io, &mut session, &store).await {
+        let Some(tls) = config.tls.clone() else {
+            return;
+        };
+        // RFC 3207 4.2: anything the client pipelined after STARTTLS was
+        // sent before the handshake and must not count: discard it.
+        let LineReader { inner, .. } = io;
+        let Ok(Ok(stream)) = tokio::time::timeout(idle, tls.acceptor().accept(inner)).await else {
+            return;
+        };
+        session.tls_started();
+        let mut io = LineReader::new(stream, idle);
+        // Under TLS, STARTTLS is refused, so this run cannot ask again.
+        run(&mut io, &mut session, &store).await;
+    }
+}
+
+/// Sends the greeting (220, or 521 for a no-mail server, after which the
+/// session answers QUIT or closes on the next command, RFC 7504 3); false
+/// when the write fails.
+async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineReader<S>,
+    session: &Session,
+) -> bool {
+    io.write(&session.greeting()).await
+}
+
+/// The command loop, until the session ends or STARTTLS was accepted.
+async fn run<S>(io: &mut LineReader<S>, session: &mut Session, store: &Mailstore) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     loop {
-        let action = match reader.line(MAX_COMMAND_LINE).await {
+        let action = match io.line(session.line_limit()).await {
             Line::Complete(line) => session.command(&line),
             Line::TooLong => session.line_too_long(),
             Line::End => {
-                if reader.timed_out {
-                    let _ = write.write_all(session.timed_out().as_bytes()).await;
+                if io.timed_out {
+                    io.write(&session.timed_out()).await;
                 }
-                return;
+                return Outcome::Ended;
             }
         };
-        let (text, close, data) = match action {
-            Action::Reply(t) => (t, false, false),
-            Action::Close(t) => (t, true, false),
-            Action::StartData(t) => (t, false, true),
-        };
-        if write.write_all(text.as_bytes()).await.is_err() || write.flush().await.is_err() {
-            return;
-        }
-        if close {
-            let _ = write.shutdown().await;
-            return;
-        }
-        if data {
-            let Some(received) = read_data(&mut reader, config.max_message_size).await else {
-                if reader.timed_out {
-                    let _ = write.write_all(session.timed_out().as_bytes()).await;
+        let action = match action {
+            Action::ReadChunk { size, keep } => {
+                let Some(data) = io.chunk(size, keep).await else {
+                    if io.timed_out {
+                        io.write(&session.timed_out()).await;
+                    }
+                    return Outcome::Ended;
+                };
+                let (action, message) = session.finish_chunk(data);
+                if let Some(message) = message {
+                    store.push(message);
                 }
-                return;
-            };
-            let (reply, message) = session.finish_data(received);
-            if let Some(message) = message {
-                store.push(message);
+                action
             }
-            if write.write_all(reply.as_bytes()).await.is_err() {
-                return;
+            other => other,
+        };
+        match action {
+            Action::Reply(text) => {
+                if !io.write(&text).await {
+                    return Outcome::Ended;
+                }
+            }
+            Action::Close(text) => {
+                io.write(&text).await;
+                let _ = io.inner.shutdown().await;
+                return Outcome::Ended;
+            }
+            Action::StartTls(text) => {
+                if !io.write(&text).await {
+                    return Outcome::Ended;
+                }
+                return Outcome::StartTls;
+            }
+            Action::StartData(text) => {
+                if !io.write(&text).await {
+                    return Outcome::Ended;
+                }
+                let Some(received) = read_data(io, session.max_message_size()).await else {
+                    if io.timed_out {
+                        io.write(&session.timed_out()).await;
+                    }
+                    return Outcome::Ended;
+                };
+                let (reply, message) = session.finish_data(received);
+                if let Some(message) = message {
+                    store.push(message);
+                }
+                if !io.write(&reply).await {
+                    return Outcome::Ended;
+                }
+            }
+            Action::ReadChunk { .. } => {
+                // finish_chunk never asks for another chunk.
+                return Outcome::Ended;
             }
         }
     }
@@ -353,7 +591,7 @@ where
 /// The 1000-octet text line limit does not count "the leading dot
 /// duplicated for transparency" (4.5.3.1.6), so a stuffed line may take
 /// 1001 octets on the wire; the limit is checked after unstuffing.
-async fn read_data<R: AsyncRead + Unpin>(
+async fn read_data<R: AsyncRead + AsyncWrite + Unpin>(
     reader: &mut LineReader<R>,
     max_size: usize,
 ) -> Option<DataReceived> {
@@ -393,12 +631,10 @@ mod tests {
 
     /// Runs `read_data` over `input` with the default size limit.
     async fn data(input: &[u8]) -> Option<DataReceived> {
-        let mut reader = LineReader {
-            inner: input,
-            buf: Vec::new(),
-            idle: Duration::from_secs(5),
-            timed_out: false,
-        };
+        let (mut client, server) = tokio::io::duplex(input.len() + 1);
+        client.write_all(input).await.unwrap();
+        drop(client);
+        let mut reader = LineReader::new(server, Duration::from_secs(5));
         read_data(&mut reader, 1 << 20).await
     }
 

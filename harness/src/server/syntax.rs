@@ -10,15 +10,23 @@ pub const MAX_PATH: usize = 256;
 
 /// `Domain = sub-domain *("." sub-domain)`, `sub-domain = Let-dig [Ldh-str]`.
 pub fn is_domain(s: &str) -> bool {
+    is_domain_with(s, false)
+}
+
+/// With `utf8`, a sub-domain may also be a U-label (RFC 6531 3.3): here any
+/// label whose non-ASCII characters sit among letters, digits and inner
+/// hyphens (IDNA validity itself is not checked).
+fn is_domain_with(s: &str, utf8: bool) -> bool {
+    let let_dig = |c: u8| c.is_ascii_alphanumeric() || (utf8 && c >= 0x80);
     !s.is_empty()
         && s.len() <= MAX_DOMAIN
         && s.split('.').all(|label| {
             let b = label.as_bytes();
             !b.is_empty()
                 && b.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+                && let_dig(b[0])
+                && let_dig(b[b.len() - 1])
+                && b.iter().all(|c| let_dig(*c) || *c == b'-')
         })
 }
 
@@ -55,13 +63,15 @@ fn is_ldh(s: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
-/// `atext` of RFC 5322 3.2.3, as RFC 5321 4.1.2 uses it in `Atom`.
-fn is_atext(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&c)
+/// `atext` of RFC 5322 3.2.3, as RFC 5321 4.1.2 uses it in `Atom`; with
+/// `utf8`, also `UTF8-non-ascii` (RFC 6531 3.3). The text is already valid
+/// UTF-8, so every octet from 0x80 up belongs to such a character.
+fn is_atext(c: u8, utf8: bool) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&c) || (utf8 && c >= 0x80)
 }
 
 /// `Local-part = Dot-string / Quoted-string`.
-fn is_local_part(s: &str) -> bool {
+fn is_local_part(s: &str, utf8: bool) -> bool {
     if let Some(inner) = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         let mut bytes = inner.bytes();
         while let Some(c) = bytes.next() {
@@ -71,6 +81,7 @@ fn is_local_part(s: &str) -> bool {
                     _ => return false,
                 },
                 32 | 33 | 35..=91 | 93..=126 => {}
+                0x80.. if utf8 => {}
                 _ => return false,
             }
         }
@@ -78,7 +89,7 @@ fn is_local_part(s: &str) -> bool {
     }
     !s.is_empty()
         && s.split('.')
-            .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
+            .all(|atom| !atom.is_empty() && atom.bytes().all(|c| is_atext(c, utf8)))
 }
 
 /// A parsed `Mailbox = Local-part "@" ( Domain / address-literal )`.
@@ -102,6 +113,16 @@ pub enum PathError {
 /// Parses the inside of `<...>`: an optional source route (`@a,@b:`), which
 /// servers MUST accept and SHOULD ignore (4.1.1.3), then a mailbox.
 pub fn parse_mailbox(path: &str) -> Result<Mailbox, PathError> {
+    parse_mailbox_with(path, false)
+}
+
+/// Like [`parse_mailbox`], with the internationalized syntax of RFC 6531
+/// 3.3 (UTF-8 in local-parts and domains), for SMTPUTF8 transactions.
+pub fn parse_mailbox_utf8(path: &str) -> Result<Mailbox, PathError> {
+    parse_mailbox_with(path, true)
+}
+
+fn parse_mailbox_with(path: &str, utf8: bool) -> Result<Mailbox, PathError> {
     if path.len() + 2 > MAX_PATH {
         return Err(PathError::TooLong);
     }
@@ -120,7 +141,8 @@ pub fn parse_mailbox(path: &str) -> Result<Mailbox, PathError> {
     };
     let at = mailbox.rfind('@').ok_or(PathError::Syntax)?;
     let (local, domain) = (&mailbox[..at], &mailbox[at + 1..]);
-    if !is_local_part(local) || !(is_domain(domain) || is_address_literal(domain)) {
+    if !is_local_part(local, utf8) || !(is_domain_with(domain, utf8) || is_address_literal(domain))
+    {
         if local.len() > MAX_LOCAL_PART {
             return Err(PathError::TooLong);
         }
@@ -181,6 +203,18 @@ mod tests {
             got.as_ref().map(|m| (m.local.as_str(), m.domain.as_str())),
             expected.as_ref().map(|e| *e)
         );
+    }
+
+    #[rstest]
+    #[case("用户@例子.广告", true)]
+    #[case("josé@example.test", true)]
+    #[case("\"jo sé\"@example.test", true)]
+    #[case("alice@bücher.test", true)]
+    #[case("alice@-bücher.test", false)]
+    #[case("a..é@example.test", false)]
+    fn utf8_mailboxes_need_the_utf8_grammar(#[case] s: &str, #[case] ok_with_utf8: bool) {
+        assert_eq!(parse_mailbox_utf8(s).is_ok(), ok_with_utf8, "{s}");
+        assert!(parse_mailbox(s).is_err(), "{s} is not ASCII");
     }
 
     #[test]

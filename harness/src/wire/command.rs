@@ -39,6 +39,22 @@ pub enum Command {
     Noop(Option<String>),
     /// `QUIT` (4.1.1.10).
     Quit,
+    /// `STARTTLS` (RFC 3207 4), no parameters.
+    StartTls,
+    /// `AUTH mechanism [initial-response]` (RFC 4954 4).
+    Auth {
+        /// The SASL mechanism name as written.
+        mechanism: String,
+        /// The initial response (BASE64 or `=`), if given.
+        initial: Option<String>,
+    },
+    /// `BDAT chunk-size [LAST]` (RFC 3030 2); the chunk follows the CRLF.
+    Bdat {
+        /// Octets of data that follow the command line.
+        size: u64,
+        /// Whether this is the last chunk.
+        last: bool,
+    },
 }
 
 impl fmt::Display for Command {
@@ -61,6 +77,17 @@ impl fmt::Display for Command {
             Command::Noop(None) => f.write_str("NOOP"),
             Command::Noop(Some(s)) => write!(f, "NOOP {s}"),
             Command::Quit => f.write_str("QUIT"),
+            Command::StartTls => f.write_str("STARTTLS"),
+            Command::Auth {
+                mechanism,
+                initial: None,
+            } => write!(f, "AUTH {mechanism}"),
+            Command::Auth {
+                mechanism,
+                initial: Some(i),
+            } => write!(f, "AUTH {mechanism} {i}"),
+            Command::Bdat { size, last: false } => write!(f, "BDAT {size}"),
+            Command::Bdat { size, last: true } => write!(f, "BDAT {size} LAST"),
         }
     }
 }
@@ -85,6 +112,9 @@ impl Command {
             Command::Help(_) => "HELP",
             Command::Noop(_) => "NOOP",
             Command::Quit => "QUIT",
+            Command::StartTls => "STARTTLS",
+            Command::Auth { .. } => "AUTH",
+            Command::Bdat { .. } => "BDAT",
         }
     }
 
@@ -131,6 +161,38 @@ impl Command {
                 rest.map(str::to_string).filter(|s| !s.is_empty()),
             )),
             "NOOP" => Ok(Command::Noop(rest.map(str::to_string))),
+            "STARTTLS" => no_arg(Command::StartTls),
+            "AUTH" => {
+                let mut words = arg.split(' ');
+                match (words.next(), words.next(), words.next()) {
+                    (Some(mechanism), initial, None)
+                        if !mechanism.is_empty() && initial.is_none_or(|i| !i.is_empty()) =>
+                    {
+                        Ok(Command::Auth {
+                            mechanism: mechanism.to_string(),
+                            initial: initial.map(str::to_string),
+                        })
+                    }
+                    _ => Err(CommandError::Syntax("AUTH")),
+                }
+            }
+            "BDAT" => {
+                let mut words = arg.split(' ');
+                let size = words
+                    .next()
+                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .ok_or(CommandError::Syntax("BDAT"))?;
+                let last = match words.next() {
+                    None => false,
+                    Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+                    Some(_) => return Err(CommandError::Syntax("BDAT")),
+                };
+                if words.next().is_some() {
+                    return Err(CommandError::Syntax("BDAT"));
+                }
+                Ok(Command::Bdat { size, last })
+            }
             "TURN" | "SEND" | "SOML" | "SAML" => Err(CommandError::NotImplemented(verb_upper)),
             _ => Err(CommandError::Unrecognized(verb.to_string())),
         }
@@ -195,6 +257,12 @@ mod tests {
     #[case("NOOP", Command::Noop(None))]
     #[case("NOOP anything at all", Command::Noop(Some("anything at all".into())))]
     #[case("QUIT", Command::Quit)]
+    #[case("starttls", Command::StartTls)]
+    #[case("AUTH PLAIN", Command::Auth { mechanism: "PLAIN".into(), initial: None })]
+    #[case("AUTH plain dGVzdAB0ZXN0ADEyMzQ=", Command::Auth { mechanism: "plain".into(), initial: Some("dGVzdAB0ZXN0ADEyMzQ=".into()) })]
+    #[case("AUTH EXTERNAL =", Command::Auth { mechanism: "EXTERNAL".into(), initial: Some("=".into()) })]
+    #[case("BDAT 86", Command::Bdat { size: 86, last: false })]
+    #[case("bdat 0 last", Command::Bdat { size: 0, last: true })]
     fn parses(#[case] line: &str, #[case] expected: Command) {
         assert_eq!(Command::parse(line), Ok(expected));
     }
@@ -214,6 +282,15 @@ mod tests {
     #[case::unknown("FOO", CommandError::Unrecognized("FOO".into()))]
     #[case::empty("", CommandError::Unrecognized(String::new()))]
     #[case::obsolete("TURN", CommandError::NotImplemented("TURN".into()))]
+    #[case::starttls_arg("STARTTLS now", CommandError::Syntax("STARTTLS"))]
+    #[case::auth_no_mech("AUTH", CommandError::Syntax("AUTH"))]
+    #[case::auth_three_words("AUTH PLAIN a b", CommandError::Syntax("AUTH"))]
+    #[case::auth_double_space("AUTH  PLAIN", CommandError::Syntax("AUTH"))]
+    #[case::bdat_no_size("BDAT", CommandError::Syntax("BDAT"))]
+    #[case::bdat_signed("BDAT +5", CommandError::Syntax("BDAT"))]
+    #[case::bdat_huge("BDAT 99999999999999999999999", CommandError::Syntax("BDAT"))]
+    #[case::bdat_not_last("BDAT 5 FINAL", CommandError::Syntax("BDAT"))]
+    #[case::bdat_extra("BDAT 5 LAST x", CommandError::Syntax("BDAT"))]
     fn rejects(#[case] line: &str, #[case] error: CommandError) {
         assert_eq!(Command::parse(line), Err(error));
     }
@@ -222,6 +299,8 @@ mod tests {
     #[case(Command::Mail { path: String::new(), params: vec![] }, "MAIL FROM:<>\r\n")]
     #[case(Command::Rcpt { path: "a@b".into(), params: vec!["NOTIFY=NEVER".into()] }, "RCPT TO:<a@b> NOTIFY=NEVER\r\n")]
     #[case(Command::Ehlo("c.test".into()), "EHLO c.test\r\n")]
+    #[case(Command::Bdat { size: 12, last: true }, "BDAT 12 LAST\r\n")]
+    #[case(Command::Auth { mechanism: "LOGIN".into(), initial: None }, "AUTH LOGIN\r\n")]
     fn formats_with_crlf(#[case] command: Command, #[case] wire: &str) {
         assert_eq!(command.to_wire(), wire);
         assert_eq!(Command::parse(wire.trim_end()), Ok(command));
