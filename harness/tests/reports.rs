@@ -82,6 +82,8 @@ async fn mixed_run() -> Vec<Verdict> {
             rcpt_without_mail: true,
             ..Quirks::strict()
         },
+        // No STARTTLS, so the scenario requiring it is UNSUPPORTED.
+        tls: None,
         ..ServerConfig::default()
     };
     let scenarios = vec![
