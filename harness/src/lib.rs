@@ -16,12 +16,16 @@
 //! - [`runner`]: runs scenarios against a target and grades them.
 //! - [`server`]: the strict reference server, the embedded default target.
 //! - [`report`]: renders verdicts for people.
+//! - [`select`]: choosing scenarios by tag and id pattern.
+//! - [`coverage`]: which RFC clauses (`scenarios/clauses.toml`) the suite checks.
 
 pub mod client;
+pub mod coverage;
 pub mod profile;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod select;
 pub mod server;
 pub mod transcript;
 pub mod wire;

@@ -38,6 +38,21 @@ pub struct Profile {
     pub connect_timeout_secs: u64,
     /// Deadline for a whole scenario, in seconds.
     pub scenario_timeout_secs: u64,
+    /// Scenarios whose result is accepted for this target: each `[[waiver]]`
+    /// table names a scenario id (or a glob) and the reason. A waived
+    /// scenario keeps its real grade but does not make the run fail.
+    #[serde(rename = "waiver")]
+    pub waivers: Vec<Waiver>,
+}
+
+/// An accepted deviation: `[[waiver]] id = "...", reason = "..."`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// The scenario id, exactly, or a glob with `*`/`?`.
+    pub id: String,
+    /// Why the deviation is accepted, shown beside the grade.
+    pub reason: String,
 }
 
 impl Default for Profile {
@@ -56,6 +71,7 @@ impl Default for Profile {
             read_timeout_secs: 10,
             connect_timeout_secs: 5,
             scenario_timeout_secs: 60,
+            waivers: Vec::new(),
         }
     }
 }
@@ -109,6 +125,28 @@ impl Profile {
         })
     }
 
+    /// The waiver that applies to scenario `id`, if any (the first that matches).
+    pub fn waiver(&self, id: &str) -> Option<&Waiver> {
+        self.waivers
+            .iter()
+            .find(|w| crate::select::id_equals_or_glob(&w.id, id))
+    }
+
+    /// Waivers that match none of `ids`: probably stale or misspelt.
+    pub fn unused_waivers<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Vec<&Waiver> {
+        self.waivers
+            .iter()
+            .filter(|w| {
+                !ids.clone()
+                    .into_iter()
+                    .any(|id| crate::select::id_equals_or_glob(&w.id, id))
+            })
+            .collect()
+    }
+
     /// Deadline for each reply.
     pub fn read_timeout(&self) -> Duration {
         Duration::from_secs(self.read_timeout_secs)
@@ -146,6 +184,28 @@ mod tests {
             text.contains("rcpt_unknwon") && text.contains("line 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn waivers_are_read_and_matched_by_id_or_glob() {
+        let p: Profile = toml::from_str(
+            "[[waiver]]\nid = \"rfc5321/2.3.8-bare-lf\"\nreason = \"known\"\n\
+             [[waiver]]\nid = \"smuggling/*\"\nreason = \"ticket 7\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.waivers.len(), 2);
+        assert_eq!(p.waiver("rfc5321/2.3.8-bare-lf").unwrap().reason, "known");
+        assert_eq!(p.waiver("smuggling/lf-dot-lf").unwrap().reason, "ticket 7");
+        assert!(p.waiver("rfc5321/2.3.8-bare-lf-more").is_none());
+        let unused = p.unused_waivers(["smuggling/x"]);
+        assert_eq!(unused.len(), 1);
+        assert_eq!(unused[0].id, "rfc5321/2.3.8-bare-lf");
+    }
+
+    #[test]
+    fn a_waiver_needs_a_reason() {
+        let err = toml::from_str::<Profile>("[[waiver]]\nid = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("reason"), "{err}");
     }
 
     #[test]

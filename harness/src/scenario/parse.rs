@@ -54,6 +54,7 @@ struct Header {
     tags: Vec<String>,
     requires: Vec<String>,
     why: Vec<String>,
+    clauses: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -131,6 +132,7 @@ impl Parser<'_> {
             tags: header.tags,
             requires: header.requires,
             why: header.why.join(" "),
+            clauses: header.clauses,
             steps,
         })
     }
@@ -185,11 +187,15 @@ impl Parser<'_> {
                 needs_value(value)?;
                 header.why.push(value.to_string());
             }
+            "clauses" => {
+                needs_value(value)?;
+                header.clauses.extend(words(value));
+            }
             _ => {
                 return Err(self.error(
                     n,
                     1,
-                    format!("unknown header field `{name}` (expected title, rfc, level, tags, requires or why)"),
+                    format!("unknown header field `{name}` (expected title, rfc, level, tags, requires, why or clauses)"),
                 ));
             }
         }
@@ -439,6 +445,7 @@ level: MUST
 tags: sequence, core
 requires: pipelining
 why: RCPT needs a transaction.
+clauses: 5321-4.1.4-order, 5321-3.3-rcpt
 
 S: 220
 C: EHLO {client}
@@ -465,12 +472,13 @@ S: 221 close
         assert_eq!(s.rfc[0].to_string(), "RFC 5321 4.1.4");
         assert_eq!(s.tags, ["sequence", "core"]);
         assert_eq!(s.requires, ["PIPELINING"]);
+        assert_eq!(s.clauses, ["5321-4.1.4-order", "5321-3.3-rcpt"]);
         assert_eq!(s.variables(), ["client", "rcpt"]);
         assert_eq!(s.steps.len(), 8);
         let Step::Send { data, line } = &s.steps[3] else {
             panic!("{:?}", s.steps[3])
         };
-        assert_eq!(*line, 12);
+        assert_eq!(*line, 13);
         let bytes = data.render(|v| Some(format!("<{v}>"))).unwrap();
         assert_eq!(bytes, b"RSET\r\nRCPT TO:<<rcpt>>\r\n");
         let Step::Expect(e) = &s.steps[5] else {
