@@ -32,6 +32,9 @@ pub struct Profile {
     /// A mailing list EXPN expands: `{list}`; scenarios that need it are
     /// skipped when it is not set.
     pub list: Option<String>,
+    /// A recipient in a domain that accepts no mail (null MX, RFC 7504):
+    /// `{rcpt_nomail}`; scenarios that need it are skipped when it is not set.
+    pub rcpt_nomail: Option<String>,
     /// Deadline for each reply, in seconds.
     pub read_timeout_secs: u64,
     /// Deadline for opening a connection, in seconds.
@@ -68,6 +71,7 @@ impl Default for Profile {
             rcpt_unknown: "nobody@example.test".into(),
             rcpt_relay: "someone@elsewhere.invalid".into(),
             list: Some("staff@example.test".into()),
+            rcpt_nomail: None,
             read_timeout_secs: 10,
             connect_timeout_secs: 5,
             scenario_timeout_secs: 60,
@@ -121,6 +125,7 @@ impl Profile {
             "rcpt_unknown" => self.rcpt_unknown.clone(),
             "rcpt_relay" => self.rcpt_relay.clone(),
             "list" => return self.list.clone().filter(|l| !l.is_empty()),
+            "rcpt_nomail" => return self.rcpt_nomail.clone().filter(|r| !r.is_empty()),
             _ => return None,
         })
     }
@@ -171,9 +176,11 @@ mod tests {
     #[test]
     fn default_profile_defines_every_variable() {
         let p = Profile::default();
-        for (name, _) in VARIABLES {
+        // Optional variables a server need not have: RFC 7504's null-MX domain.
+        for (name, _) in VARIABLES.iter().filter(|(n, _)| *n != "rcpt_nomail") {
             assert!(p.var(name).is_some(), "{name}");
         }
+        assert_eq!(p.var("rcpt_nomail"), None);
     }
 
     #[test]

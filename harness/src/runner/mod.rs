@@ -265,7 +265,10 @@ async fn check(
             .read_reply()
             .await
             .map_err(|e| error_stop(expect.line, &expect.to_string(), &e))?;
-        if let Err(why) = expect.check(&reply) {
+        let checked = expect
+            .check(&reply)
+            .and_then(|()| enhanced_promised(scenario, expect, &reply));
+        if let Err(why) = checked {
             if let Some(stop) = smuggling_stop(scenario, expect, &reply, conn).await {
                 return Err(stop);
             }
@@ -340,6 +343,30 @@ fn error_stop(line: usize, expected: &str, error: &ClientError) -> Stop {
         ),
         smuggling: None,
     }
+}
+
+/// A scenario that `requires: ENHANCEDSTATUSCODES` has been promised
+/// enhanced status codes on every 2xx/4xx/5xx reply except the greeting and
+/// the replies to HELO/EHLO (RFC 2034 4), so there an `S:` line's status
+/// pattern must not only fit but be present.
+fn enhanced_promised(
+    scenario: &Scenario,
+    expect: &Expectation,
+    reply: &crate::wire::Reply,
+) -> Result<(), String> {
+    let promised = scenario.requires.iter().any(|k| k == "ENHANCEDSTATUSCODES");
+    if promised && !expect.enhanced.is_empty() && reply.enhanced.is_none() {
+        return Err(format!(
+            "no enhanced status code, expected {} (the server advertises ENHANCEDSTATUSCODES, RFC 2034 4)",
+            expect
+                .enhanced
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("|")
+        ));
+    }
+    Ok(())
 }
 
 /// Most replies read while looking for the `221` after a smuggling attempt.
@@ -501,6 +528,30 @@ S: 221
         let v = run_against(lenient_server(false).await, &text).await;
         assert_eq!(v.grade, Grade::Fail);
         assert_eq!(v.smuggling, None);
+    }
+
+    #[tokio::test]
+    async fn an_advertised_enhanced_status_must_be_present() {
+        // The lenient server sends no enhanced codes at all.
+        let text = "title: t\nrfc: 2034 4\nlevel: MUST\nrequires: ENHANCEDSTATUSCODES\n\
+                    S: 220\nC: EHLO c.test\nS: 250\nC: NOOP\nS: 250 2.0.0\n";
+        let extensions: BTreeSet<String> = ["ENHANCEDSTATUSCODES".to_string()].into();
+        let scenario = crate::scenario::parse("t", Path::new("t.smtp"), text).unwrap();
+        let target = Target::Tcp(lenient_server(false).await);
+        let v = run_scenario(&scenario, &target, &Profile::default(), Some(&extensions)).await;
+        assert_eq!(v.grade, Grade::Fail);
+        assert!(
+            v.finding
+                .unwrap()
+                .message
+                .contains("no enhanced status code")
+        );
+        // Without the promise the same reply passes (RFC 2034 is optional).
+        let text = text.replace("requires: ENHANCEDSTATUSCODES\n", "");
+        let scenario = crate::scenario::parse("t", Path::new("t.smtp"), &text).unwrap();
+        let target = Target::Tcp(lenient_server(false).await);
+        let v = run_scenario(&scenario, &target, &Profile::default(), None).await;
+        assert_eq!(v.grade, Grade::Pass, "{:?}", v.finding);
     }
 
     #[tokio::test]

@@ -323,7 +323,9 @@ impl Parser<'_> {
                         )
                     })?;
                     let inner = &text[i + 1..i + close];
-                    template.pieces.push(self.placeholder(n, col, inner)?);
+                    template
+                        .pieces
+                        .push(self.placeholder(n, col, inner, escapes)?);
                     while chars.peek().is_some_and(|&(j, _)| j <= i + close) {
                         chars.next();
                     }
@@ -374,7 +376,15 @@ impl Parser<'_> {
         Ok(template)
     }
 
-    fn placeholder(&self, n: usize, col: usize, inner: &str) -> Result<Piece, ParseError> {
+    /// `{name}` or `{repeat:N:text}`; in `C!` lines (`escapes`) the repeated
+    /// text may use `\r`, `\n`, `\t` and `\\`, so whole lines can repeat.
+    fn placeholder(
+        &self,
+        n: usize,
+        col: usize,
+        inner: &str,
+        escapes: bool,
+    ) -> Result<Piece, ParseError> {
         if let Some(args) = inner.strip_prefix("repeat:") {
             let (count, text) = args
                 .split_once(':')
@@ -396,10 +406,18 @@ impl Parser<'_> {
             if text.is_empty() {
                 return Err(self.error(n, col, "`{repeat:N:text}` needs text to repeat"));
             }
-            return Ok(Piece::Repeat {
-                count,
-                text: text.to_string(),
-            });
+            let text = if escapes {
+                unescape_repeat(text).ok_or_else(|| {
+                    self.error(
+                        n,
+                        col,
+                        "in `{repeat:N:text}` only the escapes \\r, \\n, \\t and \\\\ are allowed",
+                    )
+                })?
+            } else {
+                text.to_string()
+            };
+            return Ok(Piece::Repeat { count, text });
         }
         if VARIABLES.iter().any(|(name, _)| *name == inner) {
             Ok(Piece::Variable(inner.to_string()))
@@ -415,6 +433,26 @@ impl Parser<'_> {
             ))
         }
     }
+}
+
+/// Decodes `\r \n \t \\` in repeated text; `None` on any other escape.
+fn unescape_repeat(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            'r' => '\r',
+            'n' => '\n',
+            't' => '\t',
+            '\\' => '\\',
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// Consecutive sends merge into one write, which is how pipelining is written.
@@ -500,6 +538,28 @@ S: 221 close
             panic!()
         };
         assert_eq!(data.render(|_| None).unwrap(), b"NOOP ababab\r\n");
+    }
+
+    #[test]
+    fn repeat_in_raw_lines_decodes_line_endings() {
+        let s = parse_text(
+            "title: t\nrfc: 5321 4.5.3.1.7\nlevel: MUST\nC! {repeat:2:ab\\r\\n}.\\r\\n\nS: 250",
+        )
+        .unwrap();
+        let Step::Send { data, .. } = &s.steps[0] else {
+            panic!()
+        };
+        assert_eq!(data.render(|_| None).unwrap(), b"ab\r\nab\r\n.\r\n");
+        // In `C:` lines a backslash is literal, also inside a repeat.
+        let s =
+            parse_text("title: t\nrfc: 5321 3.3\nlevel: MUST\nC: {repeat:2:a\\n}\nS: 250").unwrap();
+        let Step::Send { data, .. } = &s.steps[0] else {
+            panic!()
+        };
+        assert_eq!(data.render(|_| None).unwrap(), b"a\\na\\n\r\n");
+        let err = parse_text("title: t\nrfc: 5321 3.3\nlevel: MUST\nC! {repeat:2:a\\q}\nS: 250")
+            .unwrap_err();
+        assert!(err.message.contains("only the escapes"), "{err}");
     }
 
     #[rstest]

@@ -17,6 +17,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "a recipient in a domain the server does not relay to",
     ),
     ("list", "a mailing list EXPN can expand"),
+    (
+        "rcpt_nomail",
+        "a recipient in a domain that accepts no mail (RFC 7504 556); optional",
+    ),
 ];
 
 /// Longest `{repeat:N:...}` allowed, so a typo cannot ask for gigabytes.
