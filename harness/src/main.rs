@@ -256,6 +256,13 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     print_report(&verdicts, args.verbose);
 
+    let ids: Vec<&str> = verdicts.iter().map(|v| v.id.as_str()).collect();
+    for waiver in options.profile.unused_waivers(ids.iter().copied()) {
+        eprintln!(
+            "warning: waiver `{}` matches no scenario that ran",
+            waiver.id
+        );
+    }
     if let Some(path) = &args.write_grades {
         std::fs::write(path, report::grades_file(&verdicts))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -266,13 +273,6 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     if let Some(path) = &args.expect_grades {
         return compare_grades(path, &verdicts);
-    }
-    let ids: Vec<&str> = verdicts.iter().map(|v| v.id.as_str()).collect();
-    for waiver in options.profile.unused_waivers(ids.iter().copied()) {
-        eprintln!(
-            "warning: waiver `{}` matches no scenario that ran",
-            waiver.id
-        );
     }
     let failed = verdicts.iter().any(|v| v.fails_run(args.strict));
     Ok(ExitCode::from(u8::from(failed)))

@@ -36,8 +36,14 @@ pub fn verdict_line(verdict: &Verdict, style: Style) -> String {
     if let Some(outcome) = verdict.smuggling {
         let _ = write!(line, "  [smuggling: {outcome}]");
     }
-    if let Some(reason) = &verdict.waived {
-        let _ = write!(line, "  (waived: {reason})");
+    match &verdict.waived {
+        Some(reason) if verdict.grade == Grade::Pass => {
+            let _ = write!(line, "  (passes despite waiver: {reason})");
+        }
+        Some(reason) => {
+            let _ = write!(line, "  (waived: {reason})");
+        }
+        None => {}
     }
     line
 }
@@ -90,7 +96,10 @@ pub fn summary(verdicts: &[Verdict]) -> String {
         .filter_map(|g| counts.get(g).map(|n| format!("{n} {}", g.name())))
         .collect();
     let mut text = format!("{} scenarios: {}", verdicts.len(), parts.join(", "));
-    let waived = verdicts.iter().filter(|v| v.waived.is_some()).count();
+    let waived = verdicts
+        .iter()
+        .filter(|v| v.waived.is_some() && v.grade != Grade::Pass)
+        .count();
     if waived > 0 {
         let _ = write!(text, "; {waived} waived");
     }

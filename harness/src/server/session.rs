@@ -286,7 +286,11 @@ impl Session {
         // All quoted forms of a local-part are equivalent (4.1.2); lists
         // are recipients too (3.9).
         let local = unquote_local_part(&mailbox.local);
-        let is_list = self.config.lists.iter().any(|(l, _)| l.eq_ignore_ascii_case(&local));
+        let is_list = self
+            .config
+            .lists
+            .iter()
+            .any(|(l, _)| l.eq_ignore_ascii_case(&local));
         if !self.config.is_mailbox(&local) && !is_list {
             return self.error("550", "5.1.1", "Mailbox unavailable: no such user here");
         }
@@ -494,7 +498,10 @@ mod tests {
         let mut s = Session::new(Arc::new(ServerConfig::default()));
         s.command(b"EHLO c.test");
         s.command(b"MAIL FROM:<a@example.test>");
-        for rcpt in ["RCPT TO:<staff@example.test>", "RCPT TO:<\"postmaster\"@example.test>"] {
+        for rcpt in [
+            "RCPT TO:<staff@example.test>",
+            "RCPT TO:<\"postmaster\"@example.test>",
+        ] {
             let Action::Reply(r) = s.command(rcpt.as_bytes()) else {
                 panic!()
             };
