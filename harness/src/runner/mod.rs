@@ -214,10 +214,27 @@ fn not_applicable(
         ));
     }
     let advertised = extensions?;
+    // `!KEYWORD`: the scenario is about servers that do NOT offer the extension.
+    if let Some(offered) = scenario
+        .requires
+        .iter()
+        .filter_map(|k| k.strip_prefix('!'))
+        .find(|k| advertised.contains(*k))
+    {
+        let message =
+            format!("the server advertises {offered}; the scenario is for servers without it");
+        return Some(finding(
+            0,
+            &format!("!{offered}"),
+            "advertised in EHLO",
+            None,
+            &message,
+        ));
+    }
     let missing: Vec<&str> = scenario
         .requires
         .iter()
-        .filter(|k| !advertised.contains(*k))
+        .filter(|k| !k.starts_with('!') && !advertised.contains(*k))
         .map(String::as_str)
         .collect();
     (!missing.is_empty()).then(|| {
@@ -551,6 +568,20 @@ S: 221
         let scenario = crate::scenario::parse("t", Path::new("t.smtp"), &text).unwrap();
         let target = Target::Tcp(lenient_server(false).await);
         let v = run_scenario(&scenario, &target, &Profile::default(), None).await;
+        assert_eq!(v.grade, Grade::Pass, "{:?}", v.finding);
+    }
+
+    #[tokio::test]
+    async fn a_negated_requirement_skips_servers_that_offer_the_extension() {
+        let text = "title: t\nrfc: 5321 2.4\nlevel: SHOULD\nrequires: !SMTPUTF8\nS: 220\n";
+        let scenario = crate::scenario::parse("t", Path::new("t.smtp"), text).unwrap();
+        let with: BTreeSet<String> = ["SMTPUTF8".to_string()].into();
+        let without: BTreeSet<String> = ["SIZE".to_string()].into();
+        let target = Target::in_process(Default::default());
+        let v = run_scenario(&scenario, &target, &Profile::default(), Some(&with)).await;
+        assert_eq!(v.grade, Grade::Unsupported);
+        assert!(v.finding.unwrap().message.contains("advertises SMTPUTF8"));
+        let v = run_scenario(&scenario, &target, &Profile::default(), Some(&without)).await;
         assert_eq!(v.grade, Grade::Pass, "{:?}", v.finding);
     }
 
