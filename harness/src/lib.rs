@@ -18,13 +18,17 @@
 //! - [`report`]: renders verdicts for people.
 //! - [`tls`]: TLS for client and server (rustls, ring provider).
 //! - [`auth`]: SMTP AUTH encodings: strict BASE64, PLAIN, LOGIN, CRAM-MD5.
+//! - [`select`]: choosing scenarios by tag and id pattern.
+//! - [`coverage`]: which RFC clauses (`scenarios/clauses.toml`) the suite checks.
 
 pub mod auth;
 pub mod client;
+pub mod coverage;
 pub mod profile;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod select;
 pub mod server;
 pub mod tls;
 pub mod transcript;

@@ -44,6 +44,8 @@ enum Command {
         #[arg(required = true, value_name = "CODE")]
         codes: Vec<String>,
     },
+    /// Map the suite to the RFC clause list and show covered clauses and gaps.
+    Coverage(CoverageArgs),
     /// Run the reference server until interrupted.
     Serve(ServeArgs),
 }
@@ -71,6 +73,40 @@ struct SelectArgs {
     /// The suite's root folder, against which scenario ids are named.
     #[arg(long, value_name = "DIR")]
     scenarios: Option<PathBuf>,
+    /// Keep scenarios with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Keep scenarios whose id matches: a prefix, or a glob with `*`/`?` (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    only: Vec<String>,
+    /// Drop scenarios whose id matches: a prefix, or a glob (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+}
+
+impl SelectArgs {
+    fn selection(&self) -> smtp_harness::select::Selection {
+        smtp_harness::select::Selection {
+            tags: self.tags.clone(),
+            only: self.only.clone(),
+            exclude: self.exclude.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct CoverageArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// The clause list (default: clauses.toml in the suite folder).
+    #[arg(long, value_name = "FILE")]
+    clauses: Option<PathBuf>,
+    /// List every clause with the scenarios that cover it.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Print the coverage as JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -151,6 +187,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run(args).await,
         Command::List(select) => list(&select),
         Command::Explain { codes } => explain(&codes),
+        Command::Coverage(args) => coverage(&args),
         Command::Serve(args) => serve(args).await,
     }
 }
@@ -191,7 +228,13 @@ fn load(select: &SelectArgs) -> Result<(Vec<scenario::Scenario>, usize)> {
             root.display()
         );
     }
-    Ok((suite.scenarios, suite.errors.len()))
+    let selection = select.selection();
+    let found = suite.scenarios.len();
+    let scenarios = selection.apply(suite.scenarios);
+    if scenarios.is_empty() && found > 0 {
+        bail!("no scenario matches the selection (--tag/--only/--exclude)");
+    }
+    Ok((scenarios, suite.errors.len()))
 }
 
 fn list(select: &SelectArgs) -> Result<ExitCode> {
@@ -206,6 +249,7 @@ fn list(select: &SelectArgs) -> Result<ExitCode> {
             s.title
         );
     }
+    eprintln!("{} scenarios", scenarios.len());
     Ok(ExitCode::from(if bad > 0 { 2 } else { 0 }))
 }
 
@@ -218,7 +262,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         profile.address = Some(addr.clone());
     }
     if profile.address.is_some() {
-        profile.drop_reference_credentials();
+        profile.drop_reference_only_values();
     }
     let (scenarios, bad_files) = load(&args.select)?;
     // Keep the embedded server alive for the whole run.
@@ -308,6 +352,13 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", spec.path.display()))?;
         eprintln!("wrote {}", spec.path.display());
     }
+    let ids: Vec<&str> = verdicts.iter().map(|v| v.id.as_str()).collect();
+    for waiver in options.profile.unused_waivers(ids.iter().copied()) {
+        eprintln!(
+            "warning: waiver `{}` matches no scenario that ran",
+            waiver.id
+        );
+    }
     if let Some(path) = &args.write_grades {
         std::fs::write(path, report::grades_file(&verdicts))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -326,7 +377,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let failed = match &info.baseline {
         Some(comparison) => comparison.fails(args.strict),
-        None => verdicts.iter().any(|v| v.grade.is_failure(args.strict)),
+        None => verdicts.iter().any(|v| v.fails_run(args.strict)),
     };
     Ok(ExitCode::from(u8::from(failed || snapshots_failed)))
 }
@@ -462,6 +513,28 @@ fn compare_grades(path: &Path, verdicts: &[Verdict]) -> Result<ExitCode> {
         println!("grades agree with {}", path.display());
     }
     Ok(ExitCode::from(u8::from(differences > 0)))
+}
+
+/// `coverage`: maps the (selected) suite to the clause list.
+fn coverage(args: &CoverageArgs) -> Result<ExitCode> {
+    use smtp_harness::coverage;
+    let clauses_path = args
+        .clauses
+        .clone()
+        .unwrap_or_else(|| scenarios_root(&args.select).join("clauses.toml"));
+    let clauses = coverage::load_clauses(&clauses_path)?;
+    let (scenarios, bad) = load(&args.select)?;
+    let report = coverage::coverage(&clauses, &scenarios);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render(args.verbose));
+    }
+    Ok(ExitCode::from(if bad > 0 || !report.unknown.is_empty() {
+        2
+    } else {
+        0
+    }))
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode> {

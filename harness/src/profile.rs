@@ -12,6 +12,8 @@ use crate::tls::{TlsClientSettings, TlsMode};
 
 /// The user name the reference server knows by default (`{user}`).
 pub const REFERENCE_USER: &str = "alice";
+/// A recipient in the reference server's null-MX domain (RFC 7504 4: 556).
+pub const REFERENCE_NOMAIL_RCPT: &str = "someone@nomail.example.test";
 /// Its password (`{password}`); a test credential, public on purpose.
 pub const REFERENCE_PASSWORD: &str = "wonderland-4954";
 /// The reference server's hostname, the default TLS server name.
@@ -42,6 +44,9 @@ pub struct Profile {
     /// A mailing list EXPN expands: `{list}`; scenarios that need it are
     /// skipped when it is not set.
     pub list: Option<String>,
+    /// A recipient in a domain that accepts no mail (null MX, RFC 7504):
+    /// `{rcpt_nomail}`; scenarios that need it are skipped when it is not set.
+    pub rcpt_nomail: Option<String>,
     /// Deadline for each reply, in seconds.
     pub read_timeout_secs: u64,
     /// Deadline for opening a connection, in seconds.
@@ -65,6 +70,21 @@ pub struct Profile {
     pub user: Option<String>,
     /// Password for AUTH: `{password}`; never shown in transcripts.
     pub password: Option<String>,
+    /// Scenarios whose result is accepted for this target: each `[[waiver]]`
+    /// table names a scenario id (or a glob) and the reason. A waived
+    /// scenario keeps its real grade but does not make the run fail.
+    #[serde(rename = "waiver")]
+    pub waivers: Vec<Waiver>,
+}
+
+/// An accepted deviation: `[[waiver]] id = "...", reason = "..."`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// The scenario id, exactly, or a glob with `*`/`?`.
+    pub id: String,
+    /// Why the deviation is accepted, shown beside the grade.
+    pub reason: String,
 }
 
 impl Default for Profile {
@@ -80,6 +100,7 @@ impl Default for Profile {
             rcpt_unknown: "nobody@example.test".into(),
             rcpt_relay: "someone@elsewhere.invalid".into(),
             list: Some("staff@example.test".into()),
+            rcpt_nomail: Some(REFERENCE_NOMAIL_RCPT.into()),
             read_timeout_secs: 10,
             connect_timeout_secs: 5,
             scenario_timeout_secs: 60,
@@ -90,6 +111,7 @@ impl Default for Profile {
             tls_ca: None,
             user: Some(REFERENCE_USER.into()),
             password: Some(REFERENCE_PASSWORD.into()),
+            waivers: Vec::new(),
         }
     }
 }
@@ -151,19 +173,25 @@ impl Profile {
             "auth_plain" => auth::plain_response(self.user.as_ref()?, self.password.as_ref()?),
             "auth_login_user" => auth::encode(self.user.as_ref()?.as_bytes()),
             "auth_login_password" => auth::encode(self.password.as_ref()?.as_bytes()),
+            "rcpt_nomail" => return self.rcpt_nomail.clone().filter(|r| !r.is_empty()),
             _ => return None,
         })
     }
 
-    /// Drops the reference server's built-in credentials, if that is what
-    /// the profile holds: another server does not know them, so its AUTH
-    /// scenarios should be UNSUPPORTED (no `{user}`), not FAIL with 535.
-    pub fn drop_reference_credentials(&mut self) {
+    /// Drops the values only the reference server knows (its credentials and
+    /// its null-MX domain), if that is what the profile holds: another server
+    /// does not know them, so its AUTH and 556 scenarios should be
+    /// UNSUPPORTED, not FAIL.
+    pub fn drop_reference_only_values(&mut self) {
         if self.user.as_deref() == Some(REFERENCE_USER)
             && self.password.as_deref() == Some(REFERENCE_PASSWORD)
         {
             self.user = None;
             self.password = None;
+        }
+        // Likewise the reference server's null-MX domain means nothing elsewhere.
+        if self.rcpt_nomail.as_deref() == Some(REFERENCE_NOMAIL_RCPT) {
+            self.rcpt_nomail = None;
         }
     }
 
@@ -190,6 +218,28 @@ impl Profile {
             server_name,
             ca_file: self.tls_ca.clone(),
         }
+    }
+
+    /// The waiver that applies to scenario `id`, if any (the first that matches).
+    pub fn waiver(&self, id: &str) -> Option<&Waiver> {
+        self.waivers
+            .iter()
+            .find(|w| crate::select::id_equals_or_glob(&w.id, id))
+    }
+
+    /// Waivers that match none of `ids`: probably stale or misspelt.
+    pub fn unused_waivers<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Vec<&Waiver> {
+        self.waivers
+            .iter()
+            .filter(|w| {
+                !ids.clone()
+                    .into_iter()
+                    .any(|id| crate::select::id_equals_or_glob(&w.id, id))
+            })
+            .collect()
     }
 
     /// Deadline for each reply.
@@ -224,6 +274,7 @@ mod tests {
     #[test]
     fn default_profile_defines_every_variable() {
         let p = Profile::default();
+        // Optional variables a server need not have: RFC 7504's null-MX domain.
         for (name, _) in VARIABLES {
             if !COMPUTED_VARIABLES.contains(name) {
                 assert!(p.var(name).is_some(), "{name}");
@@ -251,10 +302,10 @@ mod tests {
     #[test]
     fn reference_credentials_are_dropped_for_other_servers_only() {
         let mut p = Profile::default();
-        p.drop_reference_credentials();
+        p.drop_reference_only_values();
         assert_eq!((p.user, p.password), (None, None));
         let mut p: Profile = toml::from_str("user = \"bob\"\npassword = \"x\"\n").unwrap();
-        p.drop_reference_credentials();
+        p.drop_reference_only_values();
         assert_eq!(p.user.as_deref(), Some("bob"));
     }
 
@@ -284,6 +335,28 @@ mod tests {
             text.contains("rcpt_unknwon") && text.contains("line 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn waivers_are_read_and_matched_by_id_or_glob() {
+        let p: Profile = toml::from_str(
+            "[[waiver]]\nid = \"rfc5321/2.3.8-bare-lf\"\nreason = \"known\"\n\
+             [[waiver]]\nid = \"smuggling/*\"\nreason = \"ticket 7\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.waivers.len(), 2);
+        assert_eq!(p.waiver("rfc5321/2.3.8-bare-lf").unwrap().reason, "known");
+        assert_eq!(p.waiver("smuggling/lf-dot-lf").unwrap().reason, "ticket 7");
+        assert!(p.waiver("rfc5321/2.3.8-bare-lf-more").is_none());
+        let unused = p.unused_waivers(["smuggling/x"]);
+        assert_eq!(unused.len(), 1);
+        assert_eq!(unused[0].id, "rfc5321/2.3.8-bare-lf");
+    }
+
+    #[test]
+    fn a_waiver_needs_a_reason() {
+        let err = toml::from_str::<Profile>("[[waiver]]\nid = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("reason"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub struct Transcript {
 
 /// Longest line shown when rendering; longer lines are cut with their length noted.
 const RENDER_LINE_CAP: usize = 160;
+/// Most lines of one entry shown in full; a longer entry shows its head and tail.
+const RENDER_ENTRY_CAP: usize = 40;
+/// Lines shown before the gap in a long entry.
+const RENDER_ENTRY_HEAD: usize = 24;
+/// Lines shown after the gap in a long entry.
+const RENDER_ENTRY_TAIL: usize = 8;
 
 impl Transcript {
     /// Adds an entry, merging it into the previous one when the same side
@@ -78,11 +84,27 @@ impl Transcript {
                 Direction::Server => "S: ",
                 Direction::Note => "*  ",
             };
-            for line in split_crlf_lines(&entry.bytes) {
+            let lines = split_crlf_lines(&entry.bytes);
+            let mut push = |line: &str| {
                 out.push_str(prefix);
-                out.push_str(&escape_line(line));
+                out.push_str(line);
                 out.push('\n');
+            };
+            if lines.len() <= RENDER_ENTRY_CAP {
+                lines.iter().for_each(|l| push(&escape_line(l)));
+                continue;
             }
+            // A long message body: its head and tail are enough to read the
+            // exchange, and reports and snapshots stay small.
+            let (head, rest) = lines.split_at(RENDER_ENTRY_HEAD);
+            let (skipped, tail) = rest.split_at(rest.len() - RENDER_ENTRY_TAIL);
+            head.iter().for_each(|l| push(&escape_line(l)));
+            let octets: usize = skipped.iter().map(|l| l.len() + 2).sum();
+            push(&format!(
+                "... {} lines ({octets} octets) not shown ...",
+                skipped.len()
+            ));
+            tail.iter().for_each(|l| push(&escape_line(l)));
         }
         out
     }
@@ -161,6 +183,20 @@ mod tests {
         t.push(Direction::Server, Duration::from_millis(1), b"50 b\r\n");
         assert_eq!(t.entries.len(), 1);
         assert_eq!(t.render(), "S: 250-a\nS: 250 b\n");
+    }
+
+    #[test]
+    fn long_entries_show_head_and_tail() {
+        let mut t = Transcript::default();
+        let body: String = (0..100).map(|i| format!("line {i}\r\n")).collect();
+        t.push(Direction::Client, Duration::ZERO, body.as_bytes());
+        let text = t.render();
+        assert_eq!(text.lines().count(), 24 + 1 + 8);
+        assert!(
+            text.contains("C: line 23\nC: ... 68 lines (612 octets) not shown ...\nC: line 92\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("C: line 99\n"));
     }
 
     #[test]

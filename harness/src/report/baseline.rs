@@ -206,6 +206,8 @@ mod tests {
             grade,
             finding: None,
             violations: Vec::new(),
+            waived: None,
+            smuggling: None,
             transcript: Transcript::default(),
             elapsed: Duration::ZERO,
         }

@@ -26,7 +26,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::runner::{Finding, Grade, Verdict};
+use crate::runner::{Finding, Grade, Smuggling, Verdict};
 use crate::wire::EnhancedStatus;
 use crate::wire::catalogue::{self, Severity};
 
@@ -179,7 +179,20 @@ pub fn text(verdicts: &[Verdict], info: &RunInfo, verbose: bool, style: Style) -
 /// One line for a finished scenario: grade, id, title.
 pub fn verdict_line(verdict: &Verdict, style: Style) -> String {
     let grade = style.paint(verdict.grade, &format!("{:<11}", verdict.grade.name()));
-    format!("{grade} {}  {}", verdict.id, verdict.title)
+    let mut line = format!("{grade} {}  {}", verdict.id, verdict.title);
+    if let Some(outcome) = verdict.smuggling {
+        let _ = write!(line, "  [smuggling: {outcome}]");
+    }
+    match &verdict.waived {
+        Some(reason) if verdict.grade == Grade::Pass => {
+            let _ = write!(line, "  (passes despite waiver: {reason})");
+        }
+        Some(reason) => {
+            let _ = write!(line, "  (waived: {reason})");
+        }
+        None => {}
+    }
+    line
 }
 
 /// The evidence for a verdict that is not PASS: clause, expected versus
@@ -197,6 +210,12 @@ pub fn details(verdict: &Verdict) -> String {
         verdict.id, verdict.grade, verdict.title
     );
     let _ = writeln!(out, "    clause:   {} ({})", rfc.join(", "), verdict.level);
+    if let Some(outcome) = verdict.smuggling {
+        let _ = writeln!(out, "    smuggling: {outcome}");
+    }
+    if let Some(reason) = &verdict.waived {
+        let _ = writeln!(out, "    waived:   {reason}");
+    }
     if f.line > 0 {
         let _ = writeln!(out, "    at:       scenario line {}", f.line);
     }
@@ -238,7 +257,31 @@ pub fn summary(verdicts: &[Verdict]) -> String {
         .iter()
         .filter_map(|g| counts.get(g).map(|n| format!("{n} {}", g.name())))
         .collect();
-    format!("{} scenarios: {}", verdicts.len(), parts.join(", "))
+    let mut text = format!("{} scenarios: {}", verdicts.len(), parts.join(", "));
+    let waived = verdicts
+        .iter()
+        .filter(|v| v.waived.is_some() && v.grade != Grade::Pass)
+        .count();
+    if waived > 0 {
+        let _ = write!(text, "; {waived} waived");
+    }
+    let smuggling = |kind| {
+        verdicts
+            .iter()
+            .filter(|v| v.smuggling == Some(kind))
+            .count()
+    };
+    let (exploitable, non_conformant) = (
+        smuggling(Smuggling::Exploitable),
+        smuggling(Smuggling::NonConformant),
+    );
+    if exploitable + non_conformant > 0 {
+        let _ = write!(
+            text,
+            "; smuggling: {exploitable} exploitable, {non_conformant} non-conformant only"
+        );
+    }
+    text
 }
 
 /// How many scenarios got each grade.

@@ -222,6 +222,8 @@ mod tests {
             grade: Grade::Pass,
             finding: None,
             violations: Vec::new(),
+            waived: None,
+            smuggling: None,
             transcript,
             elapsed: Duration::from_millis(5),
         }

@@ -2,6 +2,7 @@
 //! and grades them.
 
 pub mod reply_check;
+pub mod smuggling;
 mod target;
 mod verdict;
 
@@ -12,6 +13,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub use smuggling::Smuggling;
 pub use target::Target;
 pub use verdict::{Finding, Grade, Verdict};
 
@@ -207,6 +209,7 @@ pub async fn run_scenario(
     extensions: Option<&BTreeSet<String>>,
 ) -> Verdict {
     let started = Instant::now();
+    let waived = profile.waiver(&scenario.id).map(|w| w.reason.clone());
     let verdict = |grade, finding, transcript, violations| Verdict {
         id: scenario.id.clone(),
         title: scenario.title.clone(),
@@ -217,6 +220,8 @@ pub async fn run_scenario(
         violations,
         transcript,
         elapsed: started.elapsed(),
+        waived: waived.clone(),
+        smuggling: None,
     };
     if let Some(reason) = not_applicable(scenario, profile, extensions) {
         return verdict(
@@ -248,9 +253,13 @@ pub async fn run_scenario(
         execute(scenario, profile, &mut conn, &mut tracker, &mut violations),
     )
     .await;
+    let mut smuggled = None;
     let (grade, finding) = match outcome {
         Ok(Ok(())) => (Grade::Pass, None),
-        Ok(Err(stop)) => (stop.grade, Some(redact_finding(&conn, stop.finding))),
+        Ok(Err(stop)) => {
+            smuggled = stop.smuggling;
+            (stop.grade, Some(redact_finding(&conn, stop.finding)))
+        }
         Err(_) => {
             conn.note("scenario deadline passed");
             let message = format!(
@@ -264,7 +273,10 @@ pub async fn run_scenario(
         }
     };
     let (grade, finding) = grade_violations(grade, finding, &violations);
-    verdict(grade, finding, conn.into_transcript(), violations)
+    Verdict {
+        smuggling: smuggled,
+        ..verdict(grade, finding, conn.into_transcript(), violations)
+    }
 }
 
 /// A scenario that met its expectations still fails on a reply-syntax
@@ -289,6 +301,8 @@ fn grade_violations(
 struct Stop {
     grade: Grade,
     finding: Finding,
+    /// Set when a smuggling scenario drew extra replies.
+    smuggling: Option<Smuggling>,
 }
 
 fn finding(
@@ -358,10 +372,27 @@ fn not_applicable(
         ));
     }
     let advertised = extensions?;
+    // `!KEYWORD`: the scenario is about servers that do NOT offer the extension.
+    if let Some(offered) = scenario
+        .requires
+        .iter()
+        .filter_map(|k| k.strip_prefix('!'))
+        .find(|k| advertised.contains(*k))
+    {
+        let message =
+            format!("the server advertises {offered}; the scenario is for servers without it");
+        return Some(finding(
+            0,
+            &format!("!{offered}"),
+            "advertised in EHLO",
+            None,
+            &message,
+        ));
+    }
     let missing: Vec<&str> = scenario
         .requires
         .iter()
-        .filter(|k| !advertised.contains(*k))
+        .filter(|k| !k.starts_with('!') && !advertised.contains(*k))
         .map(String::as_str)
         .collect();
     (!missing.is_empty()).then(|| {
@@ -399,6 +430,7 @@ async fn execute(
                                 None,
                                 &message,
                             ),
+                            smuggling: None,
                         })?;
                     conn.add_secret(&answer);
                     Some(answer)
@@ -412,6 +444,7 @@ async fn execute(
                 let bytes = data.render(lookup).map_err(|e| Stop {
                     grade: Grade::Error,
                     finding: finding(*line, "", "", None, &e.to_string()),
+                    smuggling: None,
                 })?;
                 tracker.sent(&bytes);
                 conn.send_raw(&bytes)
@@ -462,6 +495,7 @@ async fn starttls(
             None,
             "the target profile's TLS settings are unusable",
         ),
+        smuggling: None,
     })?;
     match conn.starttls(&tls).await {
         Ok(_) => Ok(()),
@@ -481,6 +515,7 @@ async fn starttls(
                     None,
                     &message,
                 ),
+                smuggling: None,
             })
         }
         Err(e) => Err(error_stop(line, "a TLS handshake", &e)),
@@ -503,7 +538,13 @@ async fn check(
             .await
             .map_err(|e| error_stop(expect.line, &expect.to_string(), &e))?;
         violations.extend(tracker.received(&reply));
-        if let Err(why) = expect.check(&reply) {
+        let checked = expect
+            .check(&reply)
+            .and_then(|()| enhanced_promised(scenario, expect, &reply));
+        if let Err(why) = checked {
+            if let Some(stop) = smuggling_stop(scenario, expect, &reply, conn).await {
+                return Err(stop);
+            }
             // 421 may answer any command when the server must shut down
             // (RFC 5321 3.8): the scenario could not be completed.
             let grade = if reply.code == 421 {
@@ -521,6 +562,7 @@ async fn check(
                     Some(reply.code),
                     &message,
                 ),
+                smuggling: None,
             });
         }
         received = Some(reply);
@@ -537,6 +579,7 @@ async fn check(
                 return Err(Stop {
                     grade: Grade::for_mismatch(scenario.level),
                     finding: finding(expect.line, "connection close", &data, None, &message),
+                    smuggling: None,
                 });
             }
             Err(ClientError::Timeout(after)) => {
@@ -553,6 +596,7 @@ async fn check(
                         None,
                         &message,
                     ),
+                    smuggling: None,
                 });
             }
             Err(e) => return Err(error_stop(expect.line, "connection close", &e)),
@@ -571,7 +615,82 @@ fn error_stop(line: usize, expected: &str, error: &ClientError) -> Stop {
             None,
             &error_message(error),
         ),
+        smuggling: None,
     }
+}
+
+/// A scenario that `requires: ENHANCEDSTATUSCODES` has been promised
+/// enhanced status codes on every 2xx/4xx/5xx reply except the greeting and
+/// the replies to HELO/EHLO (RFC 2034 4), so there an `S:` line's status
+/// pattern must not only fit but be present.
+fn enhanced_promised(
+    scenario: &Scenario,
+    expect: &Expectation,
+    reply: &crate::wire::Reply,
+) -> Result<(), String> {
+    let promised = scenario.requires.iter().any(|k| k == "ENHANCEDSTATUSCODES");
+    if promised && !expect.enhanced.is_empty() && reply.enhanced.is_none() {
+        return Err(format!(
+            "no enhanced status code, expected {} (the server advertises ENHANCEDSTATUSCODES, RFC 2034 4)",
+            expect
+                .enhanced
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("|")
+        ));
+    }
+    Ok(())
+}
+
+/// Most replies read while looking for the `221` after a smuggling attempt.
+const MAX_SMUGGLED_REPLIES: usize = 64;
+
+/// The smuggling rule (see [`smuggling`]): in a scenario tagged `smuggling`,
+/// a reply that arrives where the closing `221` to `QUIT` is expected is the
+/// first of the extra replies; the rest are read up to the `221` and the
+/// outcome is classified. `None` for any other mismatch.
+async fn smuggling_stop(
+    scenario: &Scenario,
+    expect: &Expectation,
+    reply: &crate::wire::Reply,
+    conn: &mut Connection,
+) -> Option<Stop> {
+    let tagged = scenario
+        .tags
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(smuggling::TAG));
+    let awaits_quit = expect.codes.iter().any(|c| c.matches(221));
+    if !tagged || !awaits_quit || reply.code == 221 {
+        return None;
+    }
+    let mut extra = vec![reply.code];
+    while extra.len() < MAX_SMUGGLED_REPLIES {
+        match conn.read_reply().await {
+            Ok(r) if r.code == 221 => break,
+            Ok(r) => extra.push(r.code),
+            Err(_) => break,
+        }
+    }
+    let outcome = Smuggling::classify(&extra)?;
+    conn.note(&format!("smuggling: {outcome}"));
+    let codes: Vec<String> = extra.iter().map(u16::to_string).collect();
+    Some(Stop {
+        grade: Grade::for_mismatch(scenario.level),
+        finding: finding(
+            expect.line,
+            &expect.to_string(),
+            &format!("{} extra replies: {}", extra.len(), codes.join(" ")),
+            Some(reply.code),
+            &format!(
+                "{} ({} {})",
+                outcome.explain(&extra),
+                scenario.level,
+                scenario.rfc[0]
+            ),
+        ),
+        smuggling: Some(outcome),
+    })
 }
 
 /// Says why an I/O problem ended the scenario, citing the clause where the
@@ -587,5 +706,179 @@ fn error_message(error: &ClientError) -> String {
             "the server reset the connection".into()
         }
         _ => "the harness could not complete the exchange".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    /// A lenient server that ends lines at a bare LF (as many real MTAs do)
+    /// and so ends the data at `<LF>.<LF>`. With `refuse_after_data`, every
+    /// command after the first message is refused with 503.
+    async fn lenient_server(refuse_after_data: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 lenient\r\n").await.unwrap();
+            let (mut in_data, mut messages) = (false, 0);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let line = line.trim_end_matches('\r');
+                let reply: &[u8] = if in_data {
+                    if line != "." {
+                        continue;
+                    }
+                    in_data = false;
+                    messages += 1;
+                    b"250 queued\r\n"
+                } else if line.starts_with("QUIT") {
+                    let _ = write.write_all(b"221 bye\r\n").await;
+                    return;
+                } else if refuse_after_data && messages > 0 {
+                    b"503 no\r\n"
+                } else if line.starts_with("DATA") {
+                    in_data = true;
+                    b"354 go\r\n"
+                } else {
+                    b"250 ok\r\n"
+                };
+                write.write_all(reply).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    const SMUGGLE: &str = "\
+title: LF.LF smuggling
+rfc: 5321 4.1.1.4
+level: MUST
+tags: smuggling
+S: 220
+C: EHLO c.test
+S: 250
+C: MAIL FROM:<a@b.test>
+S: 250
+C: RCPT TO:<c@b.test>
+S: 250
+C: DATA
+S: 354
+C! body\\n.\\nMAIL FROM:<x@b.test>\\r\\nRCPT TO:<y@b.test>\\r\\nDATA\\r\\nsmuggled\\r\\n.\\r\\n
+S: 250|5xx
+C: QUIT
+S: 221
+";
+
+    async fn run_against(addr: String, text: &str) -> Verdict {
+        let scenario = crate::scenario::parse("smuggling/t", Path::new("t.smtp"), text).unwrap();
+        let profile = Profile {
+            read_timeout_secs: 5,
+            ..Profile::default()
+        };
+        run_scenario(&scenario, &Target::Tcp(addr), &profile, None).await
+    }
+
+    #[tokio::test]
+    async fn executed_smuggled_commands_are_exploitable() {
+        let v = run_against(lenient_server(false).await, SMUGGLE).await;
+        assert_eq!(v.grade, Grade::Fail);
+        assert_eq!(v.smuggling, Some(Smuggling::Exploitable));
+        let f = v.finding.unwrap();
+        assert!(f.message.starts_with("EXPLOITABLE"), "{}", f.message);
+        // MAIL, RCPT, DATA and the end of the smuggled message.
+        assert_eq!(f.received, "4 extra replies: 250 250 354 250");
+    }
+
+    #[tokio::test]
+    async fn refused_smuggled_commands_are_non_conformant_only() {
+        let v = run_against(lenient_server(true).await, SMUGGLE).await;
+        assert_eq!(v.grade, Grade::Fail);
+        assert_eq!(v.smuggling, Some(Smuggling::NonConformant));
+    }
+
+    #[tokio::test]
+    async fn the_reference_server_is_not_smuggled_into() {
+        let server = crate::server::Server::start("127.0.0.1:0", Default::default())
+            .await
+            .unwrap();
+        let text = SMUGGLE.replace("<c@b.test>", "<alice@example.test>");
+        let v = run_against(server.addr().to_string(), &text).await;
+        assert_eq!(v.grade, Grade::Pass, "{:?}", v.finding);
+        assert_eq!(v.smuggling, None);
+    }
+
+    #[tokio::test]
+    async fn without_the_tag_extra_replies_are_a_plain_mismatch() {
+        let text = SMUGGLE.replace("tags: smuggling\n", "");
+        let v = run_against(lenient_server(false).await, &text).await;
+        assert_eq!(v.grade, Grade::Fail);
+        assert_eq!(v.smuggling, None);
+    }
+
+    #[tokio::test]
+    async fn an_advertised_enhanced_status_must_be_present() {
+        // The lenient server sends no enhanced codes at all.
+        let text = "title: t\nrfc: 2034 4\nlevel: MUST\nrequires: ENHANCEDSTATUSCODES\n\
+                    S: 220\nC: EHLO c.test\nS: 250\nC: NOOP\nS: 250 2.0.0\n";
+        let extensions: BTreeSet<String> = ["ENHANCEDSTATUSCODES".to_string()].into();
+        let scenario = crate::scenario::parse("t", Path::new("t.smtp"), text).unwrap();
+        let target = Target::Tcp(lenient_server(false).await);
+        let v = run_scenario(&scenario, &target, &Profile::default(), Some(&extensions)).await;
+        assert_eq!(v.grade, Grade::Fail);
+        assert!(
+            v.finding
+                .unwrap()
+                .message
+                .contains("no enhanced status code")
+        );
+        // Without the promise the same reply passes (RFC 2034 is optional).
+        let text = text.replace("requires: ENHANCEDSTATUSCODES\n", "");
+        let scenario = crate::scenario::parse("t", Path::new("t.smtp"), &text).unwrap();
+        let target = Target::Tcp(lenient_server(false).await);
+        let v = run_scenario(&scenario, &target, &Profile::default(), None).await;
+        assert_eq!(v.grade, Grade::Pass, "{:?}", v.finding);
+    }
+
+    #[tokio::test]
+    async fn a_negated_requirement_skips_servers_that_offer_the_extension() {
+        let text = "title: t\nrfc: 5321 2.4\nlevel: SHOULD\nrequires: !SMTPUTF8\nS: 220\n";
+        let scenario = crate::scenario::parse("t", Path::new("t.smtp"), text).unwrap();
+        let with: BTreeSet<String> = ["SMTPUTF8".to_string()].into();
+        let without: BTreeSet<String> = ["SIZE".to_string()].into();
+        let target = Target::in_process(Default::default());
+        let v = run_scenario(&scenario, &target, &Profile::default(), Some(&with)).await;
+        assert_eq!(v.grade, Grade::Unsupported);
+        assert!(v.finding.unwrap().message.contains("advertises SMTPUTF8"));
+        let v = run_scenario(&scenario, &target, &Profile::default(), Some(&without)).await;
+        assert_eq!(v.grade, Grade::Pass, "{:?}", v.finding);
+    }
+
+    #[tokio::test]
+    async fn waived_verdicts_keep_their_grade_but_do_not_fail_the_run() {
+        let scenario = crate::scenario::parse("smuggling/t", Path::new("t.smtp"), SMUGGLE).unwrap();
+        let profile = Profile {
+            waivers: vec![crate::profile::Waiver {
+                id: "smuggling/*".into(),
+                reason: "known, ticket 7".into(),
+            }],
+            ..Profile::default()
+        };
+        let target = Target::Tcp(lenient_server(false).await);
+        let v = run_scenario(&scenario, &target, &profile, None).await;
+        assert_eq!(v.grade, Grade::Fail);
+        assert_eq!(v.waived.as_deref(), Some("known, ticket 7"));
+        assert!(!v.fails_run(true));
+        let line = crate::report::verdict_line(&v, crate::report::Style { color: false });
+        assert!(
+            line.contains("FAIL") && line.contains("waived: known, ticket 7"),
+            "{line}"
+        );
+        assert!(line.contains("[smuggling: EXPLOITABLE]"), "{line}");
+        assert!(crate::report::summary(&[v]).contains("1 waived; smuggling: 1 exploitable"));
     }
 }

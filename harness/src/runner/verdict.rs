@@ -115,6 +115,21 @@ pub struct Verdict {
     /// How long the scenario took.
     #[serde(serialize_with = "as_millis")]
     pub elapsed: Duration,
+    /// The target profile's reason for accepting this result, if it is waived:
+    /// the grade stays as it is, but the run does not fail on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waived: Option<String>,
+    /// For a smuggling scenario that did not pass: whether the server only
+    /// ended the data at a bare line ending or also executed the smuggled commands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smuggling: Option<super::smuggling::Smuggling>,
+}
+
+impl Verdict {
+    /// Whether this verdict makes the run fail: a failing grade that is not waived.
+    pub fn fails_run(&self, strict: bool) -> bool {
+        self.waived.is_none() && self.grade.is_failure(strict)
+    }
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -107,6 +107,9 @@ pub struct Scenario {
     pub requires: Vec<String>,
     /// Why the expectation is what it is, quoting or paraphrasing the RFC.
     pub why: String,
+    /// Ids of the clauses (from `scenarios/clauses.toml`) the scenario
+    /// checks, from the optional `clauses:` header field; see [`crate::coverage`].
+    pub clauses: Vec<String>,
     /// The exchange.
     pub steps: Vec<Step>,
 }

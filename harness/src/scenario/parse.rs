@@ -54,6 +54,7 @@ struct Header {
     tags: Vec<String>,
     requires: Vec<String>,
     why: Vec<String>,
+    clauses: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -134,6 +135,7 @@ impl Parser<'_> {
             tags: header.tags,
             requires: header.requires,
             why: header.why.join(" "),
+            clauses: header.clauses,
             steps,
         })
     }
@@ -188,11 +190,15 @@ impl Parser<'_> {
                 needs_value(value)?;
                 header.why.push(value.to_string());
             }
+            "clauses" => {
+                needs_value(value)?;
+                header.clauses.extend(words(value));
+            }
             _ => {
                 return Err(self.error(
                     n,
                     1,
-                    format!("unknown header field `{name}` (expected title, rfc, level, tags, requires or why)"),
+                    format!("unknown header field `{name}` (expected title, rfc, level, tags, requires, why or clauses)"),
                 ));
             }
         }
@@ -337,7 +343,9 @@ impl Parser<'_> {
                         )
                     })?;
                     let inner = &text[i + 1..i + close];
-                    template.pieces.push(self.placeholder(n, col, inner)?);
+                    template
+                        .pieces
+                        .push(self.placeholder(n, col, inner, escapes)?);
                     while chars.peek().is_some_and(|&(j, _)| j <= i + close) {
                         chars.next();
                     }
@@ -388,7 +396,15 @@ impl Parser<'_> {
         Ok(template)
     }
 
-    fn placeholder(&self, n: usize, col: usize, inner: &str) -> Result<Piece, ParseError> {
+    /// `{name}` or `{repeat:N:text}`; in `C!` lines (`escapes`) the repeated
+    /// text may use `\r`, `\n`, `\t` and `\\`, so whole lines can repeat.
+    fn placeholder(
+        &self,
+        n: usize,
+        col: usize,
+        inner: &str,
+        escapes: bool,
+    ) -> Result<Piece, ParseError> {
         if let Some(args) = inner.strip_prefix("repeat:") {
             let (count, text) = args
                 .split_once(':')
@@ -410,10 +426,18 @@ impl Parser<'_> {
             if text.is_empty() {
                 return Err(self.error(n, col, "`{repeat:N:text}` needs text to repeat"));
             }
-            return Ok(Piece::Repeat {
-                count,
-                text: text.to_string(),
-            });
+            let text = if escapes {
+                unescape_repeat(text).ok_or_else(|| {
+                    self.error(
+                        n,
+                        col,
+                        "in `{repeat:N:text}` only the escapes \\r, \\n, \\t and \\\\ are allowed",
+                    )
+                })?
+            } else {
+                text.to_string()
+            };
+            return Ok(Piece::Repeat { count, text });
         }
         if VARIABLES.iter().any(|(name, _)| *name == inner) {
             Ok(Piece::Variable(inner.to_string()))
@@ -429,6 +453,26 @@ impl Parser<'_> {
             ))
         }
     }
+}
+
+/// Decodes `\r \n \t \\` in repeated text; `None` on any other escape.
+fn unescape_repeat(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            'r' => '\r',
+            'n' => '\n',
+            't' => '\t',
+            '\\' => '\\',
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// Consecutive sends merge into one write, which is how pipelining is written.
@@ -459,6 +503,7 @@ level: MUST
 tags: sequence, core
 requires: pipelining
 why: RCPT needs a transaction.
+clauses: 5321-4.1.4-order, 5321-3.3-rcpt
 
 S: 220
 C: EHLO {client}
@@ -485,12 +530,13 @@ S: 221 close
         assert_eq!(s.rfc[0].to_string(), "RFC 5321 4.1.4");
         assert_eq!(s.tags, ["sequence", "core"]);
         assert_eq!(s.requires, ["PIPELINING"]);
+        assert_eq!(s.clauses, ["5321-4.1.4-order", "5321-3.3-rcpt"]);
         assert_eq!(s.variables(), ["client", "rcpt"]);
         assert_eq!(s.steps.len(), 8);
         let Step::Send { data, line } = &s.steps[3] else {
             panic!("{:?}", s.steps[3])
         };
-        assert_eq!(*line, 12);
+        assert_eq!(*line, 13);
         let bytes = data.render(|v| Some(format!("<{v}>"))).unwrap();
         assert_eq!(bytes, b"RSET\r\nRCPT TO:<<rcpt>>\r\n");
         let Step::Expect(e) = &s.steps[5] else {
@@ -522,6 +568,28 @@ S: 221 close
             panic!()
         };
         assert_eq!(data.render(|_| None).unwrap(), b"NOOP ababab\r\n");
+    }
+
+    #[test]
+    fn repeat_in_raw_lines_decodes_line_endings() {
+        let s = parse_text(
+            "title: t\nrfc: 5321 4.5.3.1.7\nlevel: MUST\nC! {repeat:2:ab\\r\\n}.\\r\\n\nS: 250",
+        )
+        .unwrap();
+        let Step::Send { data, .. } = &s.steps[0] else {
+            panic!()
+        };
+        assert_eq!(data.render(|_| None).unwrap(), b"ab\r\nab\r\n.\r\n");
+        // In `C:` lines a backslash is literal, also inside a repeat.
+        let s =
+            parse_text("title: t\nrfc: 5321 3.3\nlevel: MUST\nC: {repeat:2:a\\n}\nS: 250").unwrap();
+        let Step::Send { data, .. } = &s.steps[0] else {
+            panic!()
+        };
+        assert_eq!(data.render(|_| None).unwrap(), b"a\\na\\n\r\n");
+        let err = parse_text("title: t\nrfc: 5321 3.3\nlevel: MUST\nC! {repeat:2:a\\q}\nS: 250")
+            .unwrap_err();
+        assert!(err.message.contains("only the escapes"), "{err}");
     }
 
     #[rstest]

@@ -32,6 +32,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "cram_md5",
         "the CRAM-MD5 answer to the last 334 challenge (RFC 2195; computed by the runner; secret)",
     ),
+    (
+        "rcpt_nomail",
+        "a recipient in a domain that accepts no mail (RFC 7504 556); optional",
+    ),
 ];
 
 /// Variables whose values are secrets: wherever they are sent, transcripts

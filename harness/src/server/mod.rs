@@ -132,6 +132,8 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Greet with 521 and accept no mail at all (RFC 7504 3).
     pub no_mail: bool,
+    /// Domains known to accept no mail (null MX, RFC 7505): RCPT gets 556 (RFC 7504 4).
+    pub no_mail_domains: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -155,6 +157,7 @@ impl Default for ServerConfig {
             tls: ServerTls::default_self_signed(),
             auth: AuthConfig::default(),
             no_mail: false,
+            no_mail_domains: vec!["nomail.example.test".into()],
         }
     }
 }

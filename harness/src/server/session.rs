@@ -711,10 +711,28 @@ impl Session {
                 return self.error("501", "5.1.3", "Recipient address too long");
             }
         };
+        // RFC 7504 4: a domain known to accept no mail (a null MX, RFC 7505)
+        // gets 556 rather than a relay attempt that can never succeed.
+        if self
+            .config
+            .no_mail_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&mailbox.domain))
+        {
+            return self.error("556", "5.1.10", "Recipient domain does not accept mail");
+        }
         if !self.config.is_local_domain(&mailbox.domain) {
             return self.error("550", "5.7.1", "Relaying denied");
         }
-        if !self.config.is_mailbox(&mailbox.local) {
+        // All quoted forms of a local-part are equivalent (4.1.2); lists
+        // are recipients too (3.9).
+        let local = unquote_local_part(&mailbox.local);
+        let is_list = self
+            .config
+            .lists
+            .iter()
+            .any(|(l, _)| l.eq_ignore_ascii_case(&local));
+        if !self.config.is_mailbox(&local) && !is_list {
             return self.error("550", "5.1.1", "Mailbox unavailable: no such user here");
         }
         self.accept_rcpt(path)
@@ -893,6 +911,23 @@ fn cram_md5_challenge(hostname: &str) -> String {
         u64::from_be_bytes(random),
         now.as_secs()
     )
+}
+
+/// `"a\\b"` becomes `ab`: the local-part without its quoting (RFC 5321
+/// 4.1.2: "all quoted forms MUST be treated as equivalent").
+fn unquote_local_part(local: &str) -> String {
+    let Some(inner) = local.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return local.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// One reply line with an optional enhanced status.
@@ -1300,6 +1335,30 @@ mod tests {
                     "{line} -> {reply_line}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn quoted_local_parts_compare_unquoted() {
+        // RFC 5321 4.1.2: "all quoted forms MUST be treated as equivalent".
+        assert_eq!(unquote_local_part("\"postmaster\""), "postmaster");
+        assert_eq!(unquote_local_part("\"a\\\"b\""), "a\"b");
+        assert_eq!(unquote_local_part("alice"), "alice");
+    }
+
+    #[test]
+    fn a_list_is_a_recipient_and_a_quoted_postmaster_is_postmaster() {
+        let mut s = Session::new(Arc::new(ServerConfig::default()));
+        s.command(b"EHLO c.test");
+        s.command(b"MAIL FROM:<a@example.test>");
+        for rcpt in [
+            "RCPT TO:<staff@example.test>",
+            "RCPT TO:<\"postmaster\"@example.test>",
+        ] {
+            let Action::Reply(r) = s.command(rcpt.as_bytes()) else {
+                panic!()
+            };
+            assert!(r.starts_with("250"), "{rcpt}: {r}");
         }
     }
 }
