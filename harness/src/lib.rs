@@ -16,8 +16,10 @@
 //! - [`runner`]: runs scenarios against a target and grades them.
 //! - [`server`]: the strict reference server, the embedded default target.
 //! - [`report`]: renders verdicts for people.
+//! - [`fuzz`]: the sequence fuzzer, a second producer of verdicts.
 
 pub mod client;
+pub mod fuzz;
 pub mod profile;
 pub mod report;
 pub mod runner;

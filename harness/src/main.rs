@@ -31,6 +31,8 @@ enum Command {
     Run(RunArgs),
     /// Print the scenarios that would run, without connecting.
     List(SelectArgs),
+    /// Fuzz command orderings: every out-of-sequence command must get 503, no other.
+    Fuzz(smtp_harness::fuzz::FuzzArgs),
     /// Run the reference server until interrupted.
     Serve {
         /// Address to listen on.
@@ -104,6 +106,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run(args).await,
         Command::List(select) => list(&select),
         Command::Serve { listen } => serve(&listen).await,
+        Command::Fuzz(args) => smtp_harness::fuzz::cli::run(args).await,
     }
 }
 

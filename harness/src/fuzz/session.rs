@@ -1,0 +1,271 @@
+//! Runs one generated sequence as one SMTP session: connect, read the
+//! greeting, send each command, read its reply under the deadline, judge it
+//! against the model's prediction, let the model follow the reply.
+//!
+//! Nothing here panics or waits without a deadline, whatever the server
+//! sends: every read and write goes through [`Connection`], which bounds it
+//! by the profile's read timeout, and the session ends at the first reply
+//! the harness cannot use.
+
+use crate::client::{ClientConfig, ClientError, Connection};
+use crate::profile::Profile;
+use crate::runner::{Grade, Target};
+use crate::scenario::VARIABLES;
+use crate::transcript::Transcript;
+use crate::wire::Reply;
+
+use super::model::{Model, Rule};
+use super::op::{BDAT_CHUNK, DATA_LINES, Op};
+
+/// One command the session sent, with what came back.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The command.
+    pub op: Op,
+    /// The rule that predicted its reply.
+    pub rule: Rule,
+    /// The command line as written, with placeholders (`RCPT TO:<{rcpt}>`).
+    pub line: String,
+    /// The reply to the command line.
+    pub reply: Reply,
+    /// The reply that ended the exchange, when the first one asked for more:
+    /// after the message data (DATA got 354) or after `*` (AUTH got 334).
+    pub last: Option<Reply>,
+    /// The grade of the deviation, if the reply broke the prediction.
+    pub deviation: Option<Grade>,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Every command was sent; the harness then sent QUIT (not judged).
+    Completed,
+    /// The sequence's own QUIT was answered.
+    Quit,
+    /// Stopped after a MUST-level deviation: the model cannot follow a
+    /// server past a state it should never have entered.
+    Stopped,
+    /// The server answered 421 (RFC 5321 3.8), e.g. at its error limit.
+    ShutDown,
+    /// The server closed the connection without a reply.
+    Closed,
+    /// The server answered STARTTLS with 220; the fuzzer does not negotiate
+    /// TLS, and cannot go on in plaintext (RFC 3207 4).
+    StartTls,
+    /// The greeting was not 220 (for example 554 or 421).
+    Refused(u16),
+    /// The connection could not be opened.
+    ConnectFailed(String),
+    /// The harness could not go on: timeout, malformed reply, I/O error.
+    Error(String),
+}
+
+impl End {
+    /// Whether the server cut the session short: the pacing slows down.
+    pub fn cut_short(&self) -> bool {
+        matches!(
+            self,
+            End::ShutDown | End::Closed | End::Refused(_) | End::ConnectFailed(_)
+        )
+    }
+}
+
+/// The record of one session.
+#[derive(Debug, Clone)]
+pub struct SessionRun {
+    /// The generated sequence, all of it.
+    pub ops: Vec<Op>,
+    /// The commands sent, in order. Commands whose extension was not in
+    /// effect were skipped; commands after the end were never sent.
+    pub steps: Vec<Step>,
+    /// How the session ended.
+    pub end: End,
+    /// Everything that crossed the wire.
+    pub transcript: Transcript,
+}
+
+impl SessionRun {
+    /// The first step whose deviation is graded at least `grade`.
+    pub fn first_deviation(&self, grade: Grade) -> Option<(usize, &Step)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.deviation.is_some_and(|g| g >= grade))
+    }
+
+    /// The first step that deviated under `rule`.
+    pub fn deviation_of(&self, rule: Rule) -> Option<(usize, &Step)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.rule == rule && s.deviation.is_some())
+    }
+
+    /// The operations actually sent, in order.
+    pub fn sent_ops(&self) -> Vec<Op> {
+        self.steps.iter().map(|s| s.op).collect()
+    }
+}
+
+/// Fills scenario placeholders from the profile.
+pub fn fill(text: &str, profile: &Profile) -> String {
+    let mut out = text.to_string();
+    for (name, _) in VARIABLES {
+        let key = format!("{{{name}}}");
+        if out.contains(&key) {
+            out = out.replace(&key, &profile.var(name).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// The client settings the profile asks for.
+pub fn client_config(profile: &Profile) -> ClientConfig {
+    ClientConfig {
+        connect_timeout: profile.connect_timeout(),
+        read_timeout: profile.read_timeout(),
+        ..ClientConfig::default()
+    }
+}
+
+/// Runs `ops` as one session against `target`.
+pub async fn run_session(
+    target: &Target,
+    ops: &[Op],
+    profile: &Profile,
+    client: ClientConfig,
+) -> SessionRun {
+    let mut run = SessionRun {
+        ops: ops.to_vec(),
+        steps: Vec::new(),
+        end: End::Completed,
+        transcript: Transcript::default(),
+    };
+    let mut conn = match target.connect(client).await {
+        Ok(c) => c,
+        Err(e) => {
+            run.end = End::ConnectFailed(e.to_string());
+            return run;
+        }
+    };
+    run.end = drive(&mut conn, ops, profile, &mut run.steps).await;
+    if run.end == End::Completed || run.end == End::Stopped {
+        // Leave politely; the reply is not judged.
+        if conn.send_line("QUIT").await.is_ok() {
+            let _ = conn.read_reply().await;
+        }
+    }
+    run.transcript = conn.into_transcript();
+    run
+}
+
+async fn drive(conn: &mut Connection, ops: &[Op], profile: &Profile, steps: &mut Vec<Step>) -> End {
+    match conn.read_reply().await {
+        Ok(r) if r.code == 220 => {}
+        Ok(r) => return End::Refused(r.code),
+        Err(e) => return client_end(e),
+    }
+    let mut model = Model::new();
+    for &op in ops {
+        let Some(rule) = model.predict(op) else {
+            continue;
+        };
+        let mech = model
+            .extensions()
+            .map(|e| e.auth_mechanism().to_string())
+            .unwrap_or_default();
+        let line = op.line(&mech);
+        let mut bytes = format!("{}\r\n", fill(&line, profile)).into_bytes();
+        if matches!(op, Op::BdatChunk | Op::BdatLast) {
+            // RFC 3030 2: the chunk follows the command line at once.
+            bytes.extend_from_slice(BDAT_CHUNK.as_bytes());
+        }
+        if let Err(e) = conn.send_raw(&bytes).await {
+            return client_end(e);
+        }
+        let reply = match conn.read_reply().await {
+            Ok(r) => r,
+            Err(e) => return client_end(e),
+        };
+        let last = match follow_up(conn, op, &reply, profile).await {
+            Ok(last) => last,
+            Err(end) => return end,
+        };
+        let deviation = rule.judge(reply.code);
+        model.observe(op, rule, &reply, last.as_ref());
+        let shut_down = reply.code == 421 || last.as_ref().is_some_and(|r| r.code == 421);
+        let starttls = op == Op::StartTls && reply.code == 220;
+        steps.push(Step {
+            op,
+            rule,
+            line,
+            reply,
+            last,
+            deviation,
+        });
+        if shut_down {
+            conn.note("421: the server is closing the session (RFC 5321 3.8)");
+            let _ = conn.expect_close().await;
+            return End::ShutDown;
+        }
+        if starttls {
+            conn.note("220 to STARTTLS: the fuzzer does not negotiate TLS; session ends here");
+            return End::StartTls;
+        }
+        if op == Op::Quit {
+            let _ = conn.expect_close().await;
+            return End::Quit;
+        }
+        if deviation == Some(Grade::Fail) {
+            conn.note(&format!(
+                "deviation from {} ({}): stopping",
+                rule.id(),
+                rule.title()
+            ));
+            return End::Stopped;
+        }
+    }
+    End::Completed
+}
+
+/// The second half of a two-part exchange: the message after 354, the
+/// cancelling `*` after an AUTH challenge (RFC 4954 4: the server MUST then
+/// answer 501).
+async fn follow_up(
+    conn: &mut Connection,
+    op: Op,
+    reply: &Reply,
+    profile: &Profile,
+) -> Result<Option<Reply>, End> {
+    let text = match (op, reply.code) {
+        (Op::Data, 354) => {
+            let mut text = String::new();
+            for line in DATA_LINES {
+                text.push_str(&fill(line, profile));
+                text.push_str("\r\n");
+            }
+            text.push_str(".\r\n");
+            text
+        }
+        (Op::Auth, 334) => "*\r\n".to_string(),
+        _ => return Ok(None),
+    };
+    conn.send_raw(text.as_bytes()).await.map_err(client_end)?;
+    let last = conn.read_reply().await.map_err(client_end)?;
+    if last.code == 334 {
+        // A server that challenges again after `*` would loop forever.
+        conn.note("334 after `*`: RFC 4954 4 requires 501; giving up on this session");
+        return Err(End::Error(
+            "the server challenged again after the client cancelled AUTH with `*`".into(),
+        ));
+    }
+    Ok(Some(last))
+}
+
+fn client_end(e: ClientError) -> End {
+    match e {
+        ClientError::Closed { partial: false } => End::Closed,
+        ClientError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => End::Closed,
+        e => End::Error(e.to_string()),
+    }
+}
