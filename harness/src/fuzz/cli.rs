@@ -97,8 +97,11 @@ fn regression_name(args: &FuzzArgs, profile: &Profile) -> String {
         profile.name.clone()
     } else if let Some(addr) = &profile.address {
         addr.clone()
-    } else {
+    } else if args.quirk.is_empty() {
         "reference".into()
+    } else {
+        // Broken variants keep their own file, apart from the real server's.
+        format!("reference-{}", args.quirk.join("-"))
     };
     raw.chars()
         .map(|c| {

@@ -60,10 +60,11 @@ pub fn scenario_text(steps: &[Step], rule: Rule, provenance: &Provenance) -> Str
     let _ = writeln!(out, "why: {}", rule.why());
     let _ = writeln!(
         out,
-        "why: Found by `smtp-harness fuzz --seed {}` against {} and shrunk to {} commands: {}.",
+        "why: Found by `smtp-harness fuzz --seed {}` against {} and shrunk to {} command{}: {}.",
         provenance.seed,
         provenance.target,
         ops.len(),
+        if ops.len() == 1 { "" } else { "s" },
         Sequence(ops.clone())
     );
     let _ = writeln!(

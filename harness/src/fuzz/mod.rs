@@ -31,8 +31,9 @@ use std::time::Duration;
 use proptest::strategy::{BoxedStrategy, ValueTree};
 use tokio::time::Instant;
 
+use crate::client::ClientConfig;
 use crate::profile::Profile;
-use crate::runner::{self, Finding, Grade, Target, Verdict};
+use crate::runner::{Finding, Grade, Target, Verdict};
 use crate::transcript::Transcript;
 
 pub use cli::FuzzArgs;
@@ -83,6 +84,16 @@ pub struct FuzzOptions {
     pub strict: bool,
     /// Slowing down for servers' limits.
     pub pacing: Pacing,
+    /// Connect and read deadlines; `None` takes them from the profile.
+    pub client: Option<ClientConfig>,
+}
+
+impl FuzzOptions {
+    /// The deadlines every session uses.
+    pub fn client_config(&self) -> ClientConfig {
+        self.client
+            .unwrap_or_else(|| session::client_config(&self.profile))
+    }
 }
 
 impl Default for FuzzOptions {
@@ -96,6 +107,7 @@ impl Default for FuzzOptions {
             regressions: None,
             strict: false,
             pacing: Pacing::default(),
+            client: None,
         }
     }
 }
@@ -189,7 +201,7 @@ pub struct FuzzReport {
     pub seed: u64,
     /// The target, as reports name it.
     pub target: String,
-    /// What the server advertised to the probe EHLO (keywords only).
+    /// What the server advertised to the probe EHLO.
     pub extensions: Extensions,
     /// The alphabet sequences were drawn from.
     pub alphabet: Vec<Op>,
@@ -323,13 +335,20 @@ pub async fn fuzz(
     mut progress: impl FnMut(Progress),
 ) -> FuzzReport {
     let started = Instant::now();
-    let keywords = runner::probe_extensions(target, &options.profile)
-        .await
+    // One EHLO first: extension commands are drawn only when advertised.
+    let probe = session::run_session(
+        target,
+        &[Op::Ehlo],
+        &options.profile,
+        options.client_config(),
+    )
+    .await;
+    let extensions = probe
+        .steps
+        .first()
+        .filter(|s| s.reply.code == 250)
+        .map(|s| Extensions::from_ehlo(&s.reply))
         .unwrap_or_default();
-    let extensions = Extensions {
-        keywords,
-        auth_mechanisms: Vec::new(),
-    };
     let alphabet = extensions.alphabet();
     let strategy = strategy::sequence_strategy(&alphabet, options.max_len);
     let mut driver = Driver {
@@ -468,9 +487,13 @@ impl Driver<'_> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
-        let profile = &self.options.profile;
-        let run =
-            session::run_session(self.target, ops, profile, session::client_config(profile)).await;
+        let run = session::run_session(
+            self.target,
+            ops,
+            &self.options.profile,
+            self.options.client_config(),
+        )
+        .await;
         let report = &mut self.report;
         report.sessions += 1;
         report.commands += run.steps.len() as u64;

@@ -54,6 +54,8 @@ pub enum Rule {
     RcptWithoutMail,
     /// RCPT in a transaction.
     RcptInTransaction,
+    /// RCPT after a BDAT chunk of the same transaction.
+    RcptAfterBdat,
     /// DATA with no transaction open.
     DataWithoutMail,
     /// DATA in a transaction with no accepted recipient.
@@ -95,13 +97,14 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, for coverage tables.
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 25] = [
         Rule::Greeting,
         Rule::MailBeforeGreeting,
         Rule::NestedMail,
         Rule::MailInSequence,
         Rule::RcptWithoutMail,
         Rule::RcptInTransaction,
+        Rule::RcptAfterBdat,
         Rule::DataWithoutMail,
         Rule::DataWithoutRecipients,
         Rule::DataAfter452,
@@ -126,8 +129,8 @@ impl Rule {
     pub fn expect(self) -> Expect {
         use Rule::*;
         match self {
-            MailBeforeGreeting | NestedMail | RcptWithoutMail | DataAfterBdat | BdatAfterLast
-            | AuthInTransaction | AuthAfterAuth => Expect::Is503,
+            MailBeforeGreeting | NestedMail | RcptWithoutMail | RcptAfterBdat | DataAfterBdat
+            | BdatAfterLast | AuthInTransaction | AuthAfterAuth => Expect::Is503,
             Greeting
             | MailInSequence
             | RcptInTransaction
@@ -158,7 +161,9 @@ impl Rule {
     pub fn level(self) -> Level {
         use Rule::*;
         match self {
-            MailBeforeGreeting | NestedMail | AnyTimeBeforeGreeting => Level::Should,
+            MailBeforeGreeting | NestedMail | RcptAfterBdat | AnyTimeBeforeGreeting => {
+                Level::Should
+            }
             DataWithoutMail
             | DataWithoutRecipients
             | DataAfter452
@@ -180,6 +185,7 @@ impl Rule {
             MailInSequence => &[(5321, "4.1.4"), (5321, "3.3")],
             RcptWithoutMail => &[(5321, "3.3"), (5321, "4.1.4")],
             RcptInTransaction => &[(5321, "3.3"), (5321, "4.1.4")],
+            RcptAfterBdat => &[(5321, "4.1.4"), (3030, "2")],
             DataWithoutMail | DataWithoutRecipients => &[(5321, "3.3")],
             DataAfter452 => &[(5321, "4.5.3.1.10")],
             DataAfterBdat => &[(3030, "2")],
@@ -218,6 +224,7 @@ impl Rule {
             MailInSequence => "mail-in-sequence",
             RcptWithoutMail => "rcpt-without-mail",
             RcptInTransaction => "rcpt-in-transaction",
+            RcptAfterBdat => "rcpt-after-bdat",
             DataWithoutMail => "data-without-mail",
             DataWithoutRecipients => "data-without-recipients",
             DataAfter452 => "data-after-452",
@@ -249,6 +256,7 @@ impl Rule {
             MailInSequence => "MAIL after EHLO/HELO with no open transaction is in sequence",
             RcptWithoutMail => "RCPT without a transaction must get 503",
             RcptInTransaction => "RCPT in an open transaction is in sequence",
+            RcptAfterBdat => "RCPT after BDAT in the same transaction should get 503",
             DataWithoutMail => "DATA without MAIL may get 503 or 554",
             DataWithoutRecipients => "DATA with no accepted recipient may get 503 or 554",
             DataAfter452 => "DATA after a 452 to RCPT may get 503",
@@ -300,6 +308,13 @@ impl Rule {
             RcptInTransaction => {
                 "3.3: one or more RCPT commands follow MAIL; a rejected recipient gets 550 or the \
                  like, never 503."
+            }
+            RcptAfterBdat => {
+                "4.1.4: a transaction is MAIL, one or more RCPT, then DATA (or BDAT, RFC 3030 2: \
+                 \"after all MAIL and RCPT responses are collected and processed, the message is \
+                 sent using a series of BDAT commands\"), in that order; out-of-order commands \
+                 get 503 to the degree that they cannot be processed. The order binds the client, \
+                 so another reply is NON-STRICT."
             }
             DataWithoutMail | DataWithoutRecipients => {
                 "3.3: if there was no MAIL, or no RCPT, command, or all such commands were \
@@ -465,8 +480,11 @@ impl Model {
             Op::Mail if self.tx.is_some() => Rule::NestedMail,
             Op::Mail if !greeted => Rule::MailBeforeGreeting,
             Op::Mail => Rule::MailInSequence,
-            Op::RcptKnown | Op::RcptUnknown if self.tx.is_none() => Rule::RcptWithoutMail,
-            Op::RcptKnown | Op::RcptUnknown => Rule::RcptInTransaction,
+            Op::RcptKnown | Op::RcptUnknown => match &self.tx {
+                None => Rule::RcptWithoutMail,
+                Some(tx) if tx.bdat_chunks > 0 => Rule::RcptAfterBdat,
+                Some(_) => Rule::RcptInTransaction,
+            },
             Op::Data => match &self.tx {
                 None => Rule::DataWithoutMail,
                 Some(tx) if tx.bdat_chunks > 0 => Rule::DataAfterBdat,
@@ -627,6 +645,7 @@ mod tests {
     // RFC 3030 2.
     #[case::bdat_no_mail(&[(Ehlo, 250)], BdatLast, Rule::BdatWithoutMail)]
     #[case::bdat_ok(&[(Ehlo, 250), (Mail, 250), (RcptKnown, 250)], BdatChunk, Rule::BdatInSequence)]
+    #[case::rcpt_after_bdat(&[(Ehlo, 250), (Mail, 250), (RcptKnown, 250), (BdatChunk, 250)], RcptUnknown, Rule::RcptAfterBdat)]
     #[case::data_after_bdat(&[(Ehlo, 250), (Mail, 250), (RcptKnown, 250), (BdatChunk, 250)], Data, Rule::DataAfterBdat)]
     #[case::bdat_after_last(&[(Ehlo, 250), (Mail, 250), (RcptKnown, 250), (BdatLast, 250)], BdatLast, Rule::BdatAfterLast)]
     #[case::failed_bdat(&[(Ehlo, 250), (Mail, 250), (BdatChunk, 554)], RcptKnown, Rule::Indeterminate)]

@@ -141,12 +141,22 @@ pub async fn run_session(
         end: End::Completed,
         transcript: Transcript::default(),
     };
-    let mut conn = match target.connect(client).await {
-        Ok(c) => c,
+    match target.connect(client).await {
+        Ok(conn) => run_on(conn, ops, profile).await,
         Err(e) => {
             run.end = End::ConnectFailed(e.to_string());
-            return run;
+            run
         }
+    }
+}
+
+/// Runs `ops` as one session over an open connection (the greeting not yet read).
+pub async fn run_on(mut conn: Connection, ops: &[Op], profile: &Profile) -> SessionRun {
+    let mut run = SessionRun {
+        ops: ops.to_vec(),
+        steps: Vec::new(),
+        end: End::Completed,
+        transcript: Transcript::default(),
     };
     run.end = drive(&mut conn, ops, profile, &mut run.steps).await;
     if run.end == End::Completed || run.end == End::Stopped {
@@ -267,5 +277,150 @@ fn client_end(e: ClientError) -> End {
         ClientError::Closed { partial: false } => End::Closed,
         ClientError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => End::Closed,
         e => End::Error(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_test::io::Builder;
+
+    const EHLO: &[u8] = b"EHLO client.example.test\r\n";
+
+    fn run(mock: tokio_test::io::Mock, ops: &[Op]) -> SessionRun {
+        let conn = Connection::new(Box::new(mock), ClientConfig::default());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(run_on(conn, ops, &Profile::default()))
+    }
+
+    #[test]
+    fn extension_commands_follow_their_protocols() {
+        // The mock fails the test on any write it does not expect, so this
+        // also proves what is *not* sent: no BDAT before EHLO, no QUIT
+        // after a 220 to STARTTLS.
+        let mock = Builder::new()
+            .read(b"220 mx\r\n")
+            .write(EHLO)
+            .read(b"250-mx\r\n250-CHUNKING\r\n250-AUTH LOGIN\r\n250 STARTTLS\r\n")
+            .write(b"MAIL FROM:<sender@example.test>\r\n")
+            .read(b"250 ok\r\n")
+            // RFC 4954 4: AUTH in a transaction must get 503.
+            .write(b"AUTH LOGIN\r\n")
+            .read(b"503 5.5.1 not now\r\n")
+            .write(b"RCPT TO:<alice@example.test>\r\n")
+            .read(b"250 ok\r\n")
+            // RFC 3030 2: the chunk follows the command in the same write.
+            .write(b"BDAT 23 LAST\r\nSubject: fuzz\r\n\r\nfuzz\r\n")
+            .read(b"250 2.0.0 queued\r\n")
+            // A challenge is cancelled with `*`, which gets 501.
+            .write(b"AUTH LOGIN\r\n")
+            .read(b"334 VXNlcm5hbWU6\r\n")
+            .write(b"*\r\n")
+            .read(b"501 cancelled\r\n")
+            .write(b"STARTTLS\r\n")
+            .read(b"220 go ahead\r\n")
+            .build();
+        let ops = [
+            Op::BdatLast,
+            Op::Ehlo,
+            Op::Mail,
+            Op::Auth,
+            Op::RcptKnown,
+            Op::BdatLast,
+            Op::Auth,
+            Op::StartTls,
+            Op::Noop,
+        ];
+        let r = run(mock, &ops);
+        assert_eq!(r.end, End::StartTls);
+        let rules: Vec<Rule> = r.steps.iter().map(|s| s.rule).collect();
+        assert_eq!(
+            rules,
+            [
+                Rule::Greeting,
+                Rule::MailInSequence,
+                Rule::AuthInTransaction,
+                Rule::RcptInTransaction,
+                Rule::BdatInSequence,
+                Rule::AuthInSequence,
+                Rule::StartTls,
+            ]
+        );
+        assert!(r.steps.iter().all(|s| s.deviation.is_none()));
+        assert_eq!(r.steps[5].last.as_ref().map(|l| l.code), Some(501));
+        assert!(r.transcript.render().contains("does not negotiate TLS"));
+    }
+
+    #[test]
+    fn data_sends_the_message_only_after_354() {
+        let mock = Builder::new()
+            .read(b"220 mx\r\n")
+            .write(b"DATA\r\n")
+            .read(b"503 5.5.1 no mail\r\n")
+            .write(EHLO)
+            .read(b"250 mx\r\n")
+            .write(b"MAIL FROM:<sender@example.test>\r\n")
+            .read(b"250 ok\r\n")
+            .write(b"RCPT TO:<alice@example.test>\r\n")
+            .read(b"250 ok\r\n")
+            .write(b"DATA\r\n")
+            .read(b"354 go\r\n")
+            .write(
+                b"From: <sender@example.test>\r\nTo: <alice@example.test>\r\n\
+                  Subject: smtp-harness fuzz\r\n\r\nfuzz\r\n.\r\n",
+            )
+            .read(b"250 queued\r\n")
+            .write(b"QUIT\r\n")
+            .read(b"221 bye\r\n")
+            .build();
+        let r = run(
+            mock,
+            &[Op::Data, Op::Ehlo, Op::Mail, Op::RcptKnown, Op::Data],
+        );
+        assert_eq!(r.end, End::Completed);
+        assert_eq!(r.steps[0].rule, Rule::DataWithoutMail);
+        assert_eq!(r.steps[4].rule, Rule::DataInSequence);
+        assert_eq!(r.steps[4].last.as_ref().map(|l| l.code), Some(250));
+    }
+
+    #[test]
+    fn a_must_deviation_stops_the_session_and_quits() {
+        let mock = Builder::new()
+            .read(b"220 mx\r\n")
+            .write(b"RCPT TO:<alice@example.test>\r\n")
+            .read(b"250 sure\r\n")
+            .write(b"QUIT\r\n")
+            .read(b"221 bye\r\n")
+            .build();
+        let r = run(mock, &[Op::RcptKnown, Op::Mail, Op::Data]);
+        assert_eq!(r.end, End::Stopped);
+        assert_eq!(r.steps.len(), 1);
+        assert_eq!(r.first_deviation(Grade::Fail).map(|(i, _)| i), Some(0));
+    }
+
+    #[test]
+    fn a_421_and_a_bad_greeting_end_the_session() {
+        let mock = Builder::new()
+            .read(b"220 mx\r\n")
+            .write(EHLO)
+            .read(b"421 4.7.0 too many errors\r\n")
+            .build();
+        let r = run(mock, &[Op::Ehlo, Op::Mail]);
+        assert_eq!(r.end, End::ShutDown);
+        assert_eq!(
+            r.steps[0].deviation, None,
+            "421 is never judged (RFC 5321 3.8)"
+        );
+
+        let r = run(Builder::new().read(b"554 go away\r\n").build(), &[Op::Ehlo]);
+        assert_eq!(r.end, End::Refused(554));
+        let r = run(
+            Builder::new().read(b"220 mx\r\n").write(EHLO).build(),
+            &[Op::Ehlo],
+        );
+        assert_eq!(r.end, End::Closed);
     }
 }
