@@ -274,9 +274,7 @@ async fn a_421_ends_the_session_and_the_next_case_reconnects() {
             });
         }
     });
-    let mut opts = options(60, 8);
-    opts.pacing.give_up_after = 1000;
-    let report = fuzz(&Target::Tcp(addr), &opts).await;
+    let report = fuzz(&Target::Tcp(addr), &options(60, 8)).await;
     assert_eq!(report.cases_run, 60);
     assert!(
         report.ends.get("421").copied().unwrap_or(0) > 10,
@@ -337,4 +335,23 @@ async fn an_absent_server_stops_the_run() {
             .unwrap()
             .contains("5 sessions in a row")
     );
+}
+
+/// docs/fuzzing.md lists every rule the model has, with its clause.
+#[test]
+fn the_docs_list_every_rule() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/fuzzing.md");
+    let docs = std::fs::read_to_string(&path).unwrap();
+    for rule in Rule::ALL {
+        let clause = rule.clauses()[0];
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", rule.id())))
+            .unwrap_or_else(|| panic!("{} is not in the rules table", rule.id()));
+        assert!(
+            row.contains(&format!("{} {}", clause.0, clause.1)),
+            "{}: {row}",
+            rule.id()
+        );
+    }
 }

@@ -246,16 +246,22 @@ pub fn render(report: &FuzzReport, args: &FuzzArgs, style: Style) -> String {
     let _ = writeln!(out, "\ncoverage (commands judged per rule):");
     let _ = writeln!(
         out,
-        "  {:<26} {:<20} {:<7} {:>9} {:>10}",
-        "rule", "clause", "level", "judged", "deviated"
+        "  {:<26} {:<8} {:<20} {:<7} {:>9} {:>10}",
+        "rule", "expects", "clause", "level", "judged", "deviated"
     );
     for rule in Rule::ALL {
         let stats = report.coverage.get(&rule).copied().unwrap_or_default();
         let clause = rule.clauses()[0];
+        let expects = match rule.expect() {
+            super::Expect::Is503 => "503",
+            super::Expect::Not503 => "not 503",
+            super::Expect::Either => "either",
+        };
         let _ = writeln!(
             out,
-            "  {:<26} {:<20} {:<7} {:>9} {:>10}",
+            "  {:<26} {:<8} {:<20} {:<7} {:>9} {:>10}",
             rule.id(),
+            expects,
             format!("RFC {} {}", clause.0, clause.1),
             rule.level().to_string(),
             stats.judged,

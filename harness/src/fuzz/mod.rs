@@ -43,15 +43,18 @@ pub use session::{End, SessionRun, Step, run_session};
 
 /// How the fuzzer slows down when a server cuts sessions short (421, a
 /// close, a refused greeting or connection): it waits before the next
-/// connection, doubling the wait each time up to `max`, and gives up after
-/// `give_up_after` such sessions in a row.
+/// connection, doubling the wait with each such session in a row up to
+/// `max`, and back to no wait after a session that ends normally. It gives
+/// up after `give_up_after` sessions in a row in which the server answered
+/// no command at all (it refuses service, or is not there).
 #[derive(Debug, Clone, Copy)]
 pub struct Pacing {
     /// The first wait.
     pub base: Duration,
     /// The longest wait.
     pub max: Duration,
-    /// Sessions cut short in a row before the run stops with ERROR.
+    /// Sessions in a row without a single answered command before the run
+    /// stops with ERROR.
     pub give_up_after: u32,
 }
 
@@ -59,8 +62,8 @@ impl Default for Pacing {
     fn default() -> Self {
         Pacing {
             base: Duration::from_millis(100),
-            max: Duration::from_secs(5),
-            give_up_after: 12,
+            max: Duration::from_secs(2),
+            give_up_after: 5,
         }
     }
 }
@@ -363,7 +366,7 @@ pub async fn fuzz(
             ..FuzzReport::default()
         },
         delay: Duration::ZERO,
-        cut_streak: 0,
+        refused_streak: 0,
         error_streak: 0,
     };
 
@@ -474,7 +477,7 @@ struct Driver<'a> {
     options: &'a FuzzOptions,
     report: FuzzReport,
     delay: Duration,
-    cut_streak: u32,
+    refused_streak: u32,
     error_streak: u32,
 }
 
@@ -505,19 +508,22 @@ impl Driver<'_> {
         *report.ends.entry(end_name(&run.end)).or_default() += 1;
 
         let pacing = self.options.pacing;
-        if run.end.cut_short() {
-            self.delay = (self.delay * 2).clamp(pacing.base, pacing.max);
-            self.cut_streak += 1;
-            if self.cut_streak >= pacing.give_up_after {
+        self.delay = if run.end.cut_short() {
+            (self.delay * 2).clamp(pacing.base, pacing.max)
+        } else {
+            Duration::ZERO
+        };
+        if run.end.cut_short() && run.steps.is_empty() {
+            self.refused_streak += 1;
+            if self.refused_streak >= pacing.give_up_after {
                 report.aborted = Some(format!(
-                    "the server cut {} sessions in a row short (last: {:?})",
-                    self.cut_streak, run.end
+                    "{} sessions in a row ended before the server answered a command (last: {:?})",
+                    self.refused_streak, run.end
                 ));
                 report.first_error.get_or_insert_with(|| run.clone());
             }
-        } else {
-            self.delay = Duration::ZERO;
-            self.cut_streak = 0;
+        } else if !run.steps.is_empty() {
+            self.refused_streak = 0;
         }
         if matches!(run.end, End::Error(_)) {
             report.errors += 1;

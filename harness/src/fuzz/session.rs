@@ -150,7 +150,8 @@ pub async fn run_session(
     }
 }
 
-/// Runs `ops` as one session over an open connection (the greeting not yet read).
+/// Runs `ops` as one session over an open connection (the greeting not yet
+/// read), within the profile's scenario deadline.
 pub async fn run_on(mut conn: Connection, ops: &[Op], profile: &Profile) -> SessionRun {
     let mut run = SessionRun {
         ops: ops.to_vec(),
@@ -158,7 +159,17 @@ pub async fn run_on(mut conn: Connection, ops: &[Op], profile: &Profile) -> Sess
         end: End::Completed,
         transcript: Transcript::default(),
     };
-    run.end = drive(&mut conn, ops, profile, &mut run.steps).await;
+    // Every read has its deadline; the whole session has one too, so a
+    // server that answers each command just in time cannot stretch it.
+    let limit = profile.scenario_timeout();
+    run.end =
+        match tokio::time::timeout(limit, drive(&mut conn, ops, profile, &mut run.steps)).await {
+            Ok(end) => end,
+            Err(_) => {
+                conn.note("session deadline passed");
+                End::Error(format!("the session did not finish within {limit:?}"))
+            }
+        };
     if run.end == End::Completed || run.end == End::Stopped {
         // Leave politely; the reply is not judged.
         if conn.send_line("QUIT").await.is_ok() {
@@ -283,6 +294,7 @@ fn client_end(e: ClientError) -> End {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio_test::io::Builder;
 
     const EHLO: &[u8] = b"EHLO client.example.test\r\n";
@@ -399,6 +411,35 @@ mod tests {
         assert_eq!(r.end, End::Stopped);
         assert_eq!(r.steps.len(), 1);
         assert_eq!(r.first_deviation(Grade::Fail).map(|(i, _)| i), Some(0));
+    }
+
+    #[test]
+    fn a_slow_server_cannot_stretch_a_session_past_its_deadline() {
+        // Each reply comes 9 s after its command: under the 10 s read
+        // deadline, but 7 of them pass the 60 s session deadline.
+        let mut builder = Builder::new();
+        builder.read(b"220 mx\r\n");
+        for _ in 0..6 {
+            builder
+                .write(b"NOOP\r\n")
+                .wait(Duration::from_secs(9))
+                .read(b"250 ok\r\n");
+        }
+        builder.write(b"NOOP\r\n").wait(Duration::from_secs(9));
+        let conn = Connection::new(Box::new(builder.build()), ClientConfig::default());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let r = rt.block_on(run_on(conn, &[Op::Noop; 10], &Profile::default()));
+        assert_eq!(r.steps.len(), 6);
+        assert!(
+            matches!(&r.end, End::Error(e) if e.contains("within 60s")),
+            "{:?}",
+            r.end
+        );
+        assert!(r.transcript.render().contains("session deadline passed"));
     }
 
     #[test]
