@@ -82,13 +82,18 @@ pub fn quirks(names: &[String]) -> Result<Quirks> {
     Ok(q)
 }
 
-/// The `fixtures/` folder: `./fixtures` when it exists, else the one beside this crate.
+/// The `fixtures/` folder: `./fixtures` when it exists, else the one beside
+/// this crate's source when that exists, else the current folder.
 fn fixtures_root() -> PathBuf {
     let local = PathBuf::from("fixtures");
     if local.is_dir() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    if source.is_dir() {
+        return source;
+    }
+    PathBuf::from(".")
 }
 
 /// A file-name-safe name for the target's regression file.
@@ -209,7 +214,7 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode> {
             );
         }
     }
-    if let (Some(path), Some(_)) = (&regressions, &report.failure) {
+    if let (Some(path), true) = (&regressions, report.regression_saved) {
         println!("regression seed kept in {}", path.display());
     }
     Ok(ExitCode::from(u8::from(report.failed(args.strict))))
@@ -297,9 +302,10 @@ pub fn render(report: &FuzzReport, args: &FuzzArgs, style: Style) -> String {
         .as_ref()
         .map(|p| format!(" --profile {}", p.display()))
         .unwrap_or_default();
+    let quirks: String = args.quirk.iter().map(|q| format!(" --quirk {q}")).collect();
     let _ = writeln!(
         out,
-        "reproduce: smtp-harness fuzz{target}{profile} --seed {} --cases {} --max-len {}",
+        "reproduce: smtp-harness fuzz{target}{profile}{quirks} --seed {} --cases {} --max-len {}",
         report.seed, report.cases_planned, args.max_len
     );
     let _ = writeln!(out, "fuzz: {}", report.grade());

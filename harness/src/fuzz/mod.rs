@@ -236,6 +236,8 @@ pub struct FuzzReport {
     pub aborted: Option<String>,
     /// Regression file problems (the run goes on without it).
     pub warnings: Vec<String>,
+    /// A failing seed was added to the regression file.
+    pub regression_saved: bool,
 }
 
 impl FuzzReport {
@@ -278,15 +280,18 @@ impl FuzzReport {
                 .aborted
                 .clone()
                 .unwrap_or_else(|| format!("{} session(s) could not be completed", self.errors));
-            let received = match self.first_error.as_ref().map(|r| &r.end) {
-                Some(End::Error(e)) => e.clone(),
-                Some(end) => format!("{end:?}"),
-                None => String::new(),
-            };
+            let received = self
+                .first_error
+                .as_ref()
+                .map_or_else(String::new, |r| r.end.to_string());
             out.push(Verdict {
                 id: "fuzz/harness".into(),
                 title: "the fuzzer could not complete every session".into(),
-                rfc: Rule::Greeting.rfc(),
+                // The sessions a server may end early (421, close) are 3.8's.
+                rfc: vec![crate::scenario::RfcRef {
+                    number: 5321,
+                    section: "3.8".into(),
+                }],
                 level: crate::scenario::Level::Must,
                 grade: Grade::Error,
                 finding: Some(Finding {
@@ -517,7 +522,7 @@ impl Driver<'_> {
             self.refused_streak += 1;
             if self.refused_streak >= pacing.give_up_after {
                 report.aborted = Some(format!(
-                    "{} sessions in a row ended before the server answered a command (last: {:?})",
+                    "{} sessions in a row ended before the server answered a command (last: {})",
                     self.refused_streak, run.end
                 ));
                 report.first_error.get_or_insert_with(|| run.clone());
@@ -614,8 +619,9 @@ impl Driver<'_> {
         let Some(path) = &self.options.regressions else {
             return;
         };
-        if let Err(e) = regressions::save(path, &cx.seed, &cx.sequence()) {
-            self.report.warnings.push(e.to_string());
+        match regressions::save(path, &cx.seed, &cx.sequence()) {
+            Ok(added) => self.report.regression_saved |= added,
+            Err(e) => self.report.warnings.push(e.to_string()),
         }
     }
 }

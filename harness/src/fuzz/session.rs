@@ -60,6 +60,21 @@ pub enum End {
     Error(String),
 }
 
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Completed => f.write_str("every command sent"),
+            End::Quit => f.write_str("QUIT answered"),
+            End::Stopped => f.write_str("stopped at a MUST-level deviation"),
+            End::ShutDown => f.write_str("421 from the server"),
+            End::Closed => f.write_str("connection closed by the server"),
+            End::StartTls => f.write_str("220 to STARTTLS"),
+            End::Refused(code) => write!(f, "greeting {code} instead of 220"),
+            End::ConnectFailed(e) | End::Error(e) => f.write_str(e),
+        }
+    }
+}
+
 impl End {
     /// Whether the server cut the session short: the pacing slows down.
     pub fn cut_short(&self) -> bool {
