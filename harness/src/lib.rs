@@ -20,10 +20,12 @@
 //! - [`auth`]: SMTP AUTH encodings: strict BASE64, PLAIN, LOGIN, CRAM-MD5.
 //! - [`select`]: choosing scenarios by tag and id pattern.
 //! - [`coverage`]: which RFC clauses (`scenarios/clauses.toml`) the suite checks.
+//! - [`fuzz`]: the sequence fuzzer, a second producer of verdicts.
 
 pub mod auth;
 pub mod client;
 pub mod coverage;
+pub mod fuzz;
 pub mod profile;
 pub mod report;
 pub mod runner;

@@ -44,6 +44,8 @@ enum Command {
         #[arg(required = true, value_name = "CODE")]
         codes: Vec<String>,
     },
+    /// Fuzz command orderings: every out-of-sequence command must get 503, no other.
+    Fuzz(smtp_harness::fuzz::FuzzArgs),
     /// Map the suite to the RFC clause list and show covered clauses and gaps.
     Coverage(CoverageArgs),
     /// Run the reference server until interrupted.
@@ -188,6 +190,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::List(select) => list(&select),
         Command::Explain { codes } => explain(&codes),
         Command::Coverage(args) => coverage(&args),
+        Command::Fuzz(args) => smtp_harness::fuzz::cli::run(args).await,
         Command::Serve(args) => serve(args).await,
     }
 }

@@ -677,6 +677,11 @@ impl Session {
         if self.tx.is_none() && !self.config.quirks.rcpt_without_mail {
             return self.sequence_error("Need MAIL before RCPT");
         }
+        if self.tx.as_ref().is_some_and(|tx| tx.chunks.is_some()) {
+            // RFC 3030 2: BDAT is sent "after all MAIL and RCPT responses are
+            // collected"; a recipient added mid-message is out of sequence.
+            return self.sequence_error("RCPT cannot follow BDAT in one transaction");
+        }
         let tx = self.tx.get_or_insert_with(Transaction::default);
         tx.rcpt_attempts += 1;
         let smtputf8 = tx.params.smtputf8;
@@ -1025,6 +1030,7 @@ mod tests {
     #[case::bdat_without_rcpt(&["EHLO c.test", "MAIL FROM:<a@example.test>"], "BDAT 0 LAST", "503 5.5.1")]
     #[case::bdat_after_rejected_rcpts(&["EHLO c.test", "MAIL FROM:<a@example.test>", "RCPT TO:<nobody@example.test>"], "BDAT 0 LAST", "554 5.5.1")]
     #[case::bdat_syntax(&["EHLO c.test"], "BDAT five", "501 5.5.4")]
+    #[case::rcpt_after_bdat(&["EHLO c.test", "MAIL FROM:<a@example.test>", "RCPT TO:<alice@example.test>", "BDAT 0"], "RCPT TO:<bob@example.test>", "503 5.5.1")]
     #[case::utf8_sender_without_smtputf8(&["EHLO c.test"], "MAIL FROM:<josé@example.test>", "550 5.6.7")]
     #[case::utf8_sender_with_smtputf8(&["EHLO c.test"], "MAIL FROM:<josé@example.test> SMTPUTF8", "250 2.1.0")]
     #[case::utf8_rcpt_without_smtputf8(&["EHLO c.test", "MAIL FROM:<a@example.test>"], "RCPT TO:<josé@example.test>", "553 5.6.7")]
