@@ -1,9 +1,10 @@
 //! The `smtp-harness` binary end to end: exit codes and what it prints
 //! (0 all passed, 1 a scenario failed, 2 usage or configuration error).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{TempDir, suite_root};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn harness() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_smtp-harness"));
@@ -11,47 +12,16 @@ fn harness() -> Command {
     cmd
 }
 
-fn suite_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
-/// A fresh, empty folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("smtp-harness-cli-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write temp file");
-        path
-    }
-
-    /// `run --scenarios DIR DIR` plus `extra` arguments.
-    fn run(&self, extra: &[&str]) -> Output {
-        harness()
-            .arg("run")
-            .arg("--scenarios")
-            .arg(&self.0)
-            .arg(&self.0)
-            .args(extra)
-            .output()
-            .expect("run smtp-harness")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// `run --scenarios DIR DIR` plus `extra` arguments.
+fn run_in(dir: &TempDir, extra: &[&str]) -> Output {
+    harness()
+        .arg("run")
+        .arg("--scenarios")
+        .arg(&dir.0)
+        .arg(&dir.0)
+        .args(extra)
+        .output()
+        .expect("run smtp-harness")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -105,7 +75,7 @@ fn a_malformed_file_exits_2_with_its_position_while_the_others_run() {
         "bad.smtp",
         "title: a typo\nrfc: 5321 4.1.1.9\nlevel: MUST\n\nS: 220\nS: 25O\n",
     );
-    let out = dir.run(&[]);
+    let out = run_in(&dir, &[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     let position = format!("{}:6:4:", bad.display());
@@ -119,7 +89,7 @@ fn a_missing_profile_exits_2() {
     let dir = TempDir::new("no-profile");
     dir.write("good.smtp", NOOP_250);
     let missing = dir.0.join("does-not-exist.toml");
-    let out = dir.run(&["--profile", missing.to_str().unwrap()]);
+    let out = run_in(&dir, &["--profile", missing.to_str().unwrap()]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("does-not-exist.toml"), "{stderr}");
@@ -130,7 +100,7 @@ fn a_profile_with_an_unknown_field_exits_2_naming_it() {
     let dir = TempDir::new("bad-profile");
     dir.write("good.smtp", NOOP_250);
     let profile = dir.write("typo.toml", "name = \"x\"\nrcpt_unknwon = \"a@b.test\"\n");
-    let out = dir.run(&["--profile", profile.to_str().unwrap()]);
+    let out = run_in(&dir, &["--profile", profile.to_str().unwrap()]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("rcpt_unknwon"), "{stderr}");
@@ -144,7 +114,7 @@ fn a_failing_scenario_exits_1() {
         "wrong.smtp",
         "title: NOOP is wrongly expected to be refused\nrfc: 5321 4.1.1.9\nlevel: MUST\n\nS: 220\nC: NOOP\nS: 554\n",
     );
-    let out = dir.run(&[]);
+    let out = run_in(&dir, &[]);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -165,9 +135,9 @@ fn a_should_mismatch_exits_0_unless_strict() {
         "should.smtp",
         "title: NOOP expected 554 at SHOULD\nrfc: 5321 4.1.1.9\nlevel: SHOULD\n\nS: 220\nC: NOOP\nS: 554\n",
     );
-    let lenient = dir.run(&[]);
+    let lenient = run_in(&dir, &[]);
     assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient.stdout));
     assert!(text(&lenient.stdout).contains("NON-STRICT  should"));
-    let strict = dir.run(&["--strict"]);
+    let strict = run_in(&dir, &["--strict"]);
     assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stdout));
 }

@@ -43,24 +43,11 @@ pub fn render(verdicts: &[Verdict], info: &RunInfo) -> String {
     out.push_str("</style>\n</head>\n<body>\n<h1>smtp-harness report</h1>\n");
     let _ = writeln!(
         out,
-        "<p class=\"meta\">Target <code>{}</code> · {} scenarios · {:.1} s{}{}</p>",
+        "<p class=\"meta\">Target <code>{}</code> · {} scenarios · {:.1} s{}</p>",
         esc(&info.target),
         verdicts.len(),
         info.elapsed.as_secs_f64(),
-        if info.strict { " · strict" } else { "" },
-        if info.retries > 0 {
-            format!(
-                " · {} {}",
-                info.retries,
-                if info.retries == 1 {
-                    "retry"
-                } else {
-                    "retries"
-                }
-            )
-        } else {
-            String::new()
-        }
+        info.settings_suffix(),
     );
     let counts = counts(verdicts);
     out.push_str("<p class=\"badges\">");

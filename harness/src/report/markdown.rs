@@ -15,24 +15,11 @@ pub fn render(verdicts: &[Verdict], info: &RunInfo) -> String {
     let mut out = String::from("# smtp-harness report\n\n");
     let _ = writeln!(
         out,
-        "Target: `{}` · {} scenarios · {:.1} s{}{}\n",
+        "Target: `{}` · {} scenarios · {:.1} s{}\n",
         info.target.replace('`', "'"),
         verdicts.len(),
         info.elapsed.as_secs_f64(),
-        if info.strict { " · strict" } else { "" },
-        if info.retries > 0 {
-            format!(
-                " · {} {}",
-                info.retries,
-                if info.retries == 1 {
-                    "retry"
-                } else {
-                    "retries"
-                }
-            )
-        } else {
-            String::new()
-        }
+        info.settings_suffix(),
     );
     let counts = counts(verdicts);
     out.push_str("| Grade | Scenarios |\n| --- | ---: |\n");

@@ -69,6 +69,26 @@ pub struct RunInfo {
     pub baseline: Option<baseline::Comparison>,
 }
 
+impl RunInfo {
+    /// The run's settings worth a mention after its size and time, e.g.
+    /// ` · strict · 1 retry` (empty for a plain run).
+    pub fn settings_suffix(&self) -> String {
+        let mut out = String::new();
+        if self.strict {
+            out.push_str(" · strict");
+        }
+        if self.retries > 0 {
+            let noun = if self.retries == 1 {
+                "retry"
+            } else {
+                "retries"
+            };
+            out.push_str(&format!(" · {} {noun}", self.retries));
+        }
+        out
+    }
+}
+
 /// A report format for `--report FORMAT=PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
