@@ -12,6 +12,8 @@ use crate::tls::{TlsClientSettings, TlsMode};
 
 /// The user name the reference server knows by default (`{user}`).
 pub const REFERENCE_USER: &str = "alice";
+/// The reference server's SIZE limit (`ServerConfig::max_message_size`).
+pub const REFERENCE_SIZE_LIMIT: u64 = 10 * 1024 * 1024;
 /// A recipient in the reference server's null-MX domain (RFC 7504 4: 556).
 pub const REFERENCE_NOMAIL_RCPT: &str = "someone@nomail.example.test";
 /// Its password (`{password}`); a test credential, public on purpose.
@@ -47,6 +49,10 @@ pub struct Profile {
     /// A recipient in a domain that accepts no mail (null MX, RFC 7504):
     /// `{rcpt_nomail}`; scenarios that need it are skipped when it is not set.
     pub rcpt_nomail: Option<String>,
+    /// The server's fixed maximum message size in octets (RFC 1870 SIZE):
+    /// `{size_limit}` and `{size_over}` (one more); boundary scenarios are
+    /// skipped when it is not set.
+    pub size_limit: Option<u64>,
     /// Deadline for each reply, in seconds.
     pub read_timeout_secs: u64,
     /// Deadline for opening a connection, in seconds.
@@ -101,6 +107,7 @@ impl Default for Profile {
             rcpt_relay: "someone@elsewhere.invalid".into(),
             list: Some("staff@example.test".into()),
             rcpt_nomail: Some(REFERENCE_NOMAIL_RCPT.into()),
+            size_limit: Some(REFERENCE_SIZE_LIMIT),
             read_timeout_secs: 10,
             connect_timeout_secs: 5,
             scenario_timeout_secs: 60,
@@ -174,12 +181,14 @@ impl Profile {
             "auth_login_user" => auth::encode(self.user.as_ref()?.as_bytes()),
             "auth_login_password" => auth::encode(self.password.as_ref()?.as_bytes()),
             "rcpt_nomail" => return self.rcpt_nomail.clone().filter(|r| !r.is_empty()),
+            "size_limit" => return self.size_limit.map(|n| n.to_string()),
+            "size_over" => return self.size_limit.map(|n| (n + 1).to_string()),
             _ => return None,
         })
     }
 
-    /// Drops the values only the reference server knows (its credentials and
-    /// its null-MX domain), if that is what the profile holds: another server
+    /// Drops the values only the reference server knows (its credentials,
+    /// its null-MX domain and its SIZE limit), if that is what the profile holds: another server
     /// does not know them, so its AUTH and 556 scenarios should be
     /// UNSUPPORTED, not FAIL.
     pub fn drop_reference_only_values(&mut self) {
@@ -192,6 +201,9 @@ impl Profile {
         // Likewise the reference server's null-MX domain means nothing elsewhere.
         if self.rcpt_nomail.as_deref() == Some(REFERENCE_NOMAIL_RCPT) {
             self.rcpt_nomail = None;
+        }
+        if self.size_limit == Some(REFERENCE_SIZE_LIMIT) {
+            self.size_limit = None;
         }
     }
 
@@ -270,6 +282,26 @@ fn host_of(address: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::scenario::{COMPUTED_VARIABLES, VARIABLES};
+
+    #[test]
+    fn size_variables_follow_the_limit_and_stay_with_the_reference() {
+        let mut p: Profile = toml::from_str("size_limit = 1000\n").unwrap();
+        assert_eq!(p.var("size_limit").as_deref(), Some("1000"));
+        assert_eq!(p.var("size_over").as_deref(), Some("1001"));
+        p.drop_reference_only_values();
+        assert_eq!(
+            p.size_limit,
+            Some(1000),
+            "a limit the profile states is kept"
+        );
+        let mut reference = Profile::default();
+        reference.drop_reference_only_values();
+        assert_eq!(
+            reference.var("size_over"),
+            None,
+            "the reference limit means nothing elsewhere"
+        );
+    }
 
     #[test]
     fn default_profile_defines_every_variable() {

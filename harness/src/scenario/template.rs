@@ -33,6 +33,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "the CRAM-MD5 answer to the last 334 challenge (RFC 2195; computed by the runner; secret)",
     ),
     (
+        "size_limit",
+        "the server's fixed maximum message size in octets (RFC 1870); optional",
+    ),
+    (
+        "size_over",
+        "one octet more than size_limit (RFC 1870); optional",
+    ),
+    (
         "rcpt_nomail",
         "a recipient in a domain that accepts no mail (RFC 7504 556); optional",
     ),

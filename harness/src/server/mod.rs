@@ -149,7 +149,7 @@ impl Default for ServerConfig {
                 "josé".into(),
             ],
             lists: vec![("staff".into(), vec!["alice".into(), "bob".into()])],
-            max_message_size: 10 * 1024 * 1024,
+            max_message_size: crate::profile::REFERENCE_SIZE_LIMIT as usize,
             max_recipients: 100,
             max_errors: Some(100),
             idle_timeout: Duration::from_secs(300),
