@@ -59,7 +59,7 @@ struct ClauseFile {
 #[derive(Debug, thiserror::Error)]
 pub enum CoverageError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,

@@ -164,6 +164,7 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    exit_quietly_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -182,6 +183,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `smtp-harness list | head` closes the pipe early; `print!` then panics
+/// with "failed printing to stdout: Broken pipe". Exit as a process killed
+/// by SIGPIPE would (128 + 13), without a backtrace.
+fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 async fn dispatch(command: Command) -> Result<ExitCode> {

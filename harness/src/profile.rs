@@ -12,6 +12,8 @@ use crate::tls::{TlsClientSettings, TlsMode};
 
 /// The user name the reference server knows by default (`{user}`).
 pub const REFERENCE_USER: &str = "alice";
+/// The reference server's mailing list, for EXPN.
+pub const REFERENCE_LIST: &str = "staff@example.test";
 /// The reference server's SIZE limit (`ServerConfig::max_message_size`).
 pub const REFERENCE_SIZE_LIMIT: u64 = 10 * 1024 * 1024;
 /// A recipient in the reference server's null-MX domain (RFC 7504 4: 556).
@@ -105,7 +107,7 @@ impl Default for Profile {
             rcpt2: "postmaster@example.test".into(),
             rcpt_unknown: "nobody@example.test".into(),
             rcpt_relay: "someone@elsewhere.invalid".into(),
-            list: Some("staff@example.test".into()),
+            list: Some(REFERENCE_LIST.into()),
             rcpt_nomail: Some(REFERENCE_NOMAIL_RCPT.into()),
             size_limit: Some(REFERENCE_SIZE_LIMIT),
             read_timeout_secs: 10,
@@ -127,7 +129,7 @@ impl Default for Profile {
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,
@@ -144,6 +146,20 @@ pub enum ProfileError {
     },
 }
 
+/// A TOML error as `line L, column C: message`, without the quoted source
+/// line the parser would add: that line may hold a password.
+fn toml_error_without_source(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {}", error.message())
+        }
+        None => error.message().to_string(),
+    }
+}
+
 impl Profile {
     /// Loads a profile from a TOML file; missing fields keep their defaults.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
@@ -153,7 +169,11 @@ impl Profile {
         })?;
         let mut profile: Profile = toml::from_str(&text).map_err(|e| ProfileError::Parse {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: toml_error_without_source(&text, &e),
+        })?;
+        profile.validate().map_err(|message| ProfileError::Parse {
+            path: path.display().to_string(),
+            message,
         })?;
         // A relative CA file is found beside the profile, not the caller.
         if let (Some(ca), Some(dir)) = (&profile.tls_ca, path.parent())
@@ -162,6 +182,20 @@ impl Profile {
             profile.tls_ca = Some(dir.join(ca));
         }
         Ok(profile)
+    }
+
+    /// Rejects settings that cannot work, such as a zero timeout.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, secs) in [
+            ("read_timeout_secs", self.read_timeout_secs),
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("scenario_timeout_secs", self.scenario_timeout_secs),
+        ] {
+            if secs == 0 {
+                return Err(format!("{name} must be at least 1 second"));
+            }
+        }
+        Ok(())
     }
 
     /// The value of a scenario variable, if the profile defines it.
@@ -188,7 +222,7 @@ impl Profile {
     }
 
     /// Drops the values only the reference server knows (its credentials,
-    /// its null-MX domain and its SIZE limit), if that is what the profile holds: another server
+    /// its null-MX domain, its mailing list and its SIZE limit), if that is what the profile holds: another server
     /// does not know them, so its AUTH and 556 scenarios should be
     /// UNSUPPORTED, not FAIL.
     pub fn drop_reference_only_values(&mut self) {
@@ -204,6 +238,9 @@ impl Profile {
         }
         if self.size_limit == Some(REFERENCE_SIZE_LIMIT) {
             self.size_limit = None;
+        }
+        if self.list.as_deref() == Some(REFERENCE_LIST) {
+            self.list = None;
         }
     }
 
@@ -282,6 +319,24 @@ fn host_of(address: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::scenario::{COMPUTED_VARIABLES, VARIABLES};
+
+    #[test]
+    fn a_malformed_password_line_is_not_echoed_in_the_error() {
+        let dir = std::env::temp_dir().join(format!("smtp-harness-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.toml");
+        std::fs::write(&path, "name = \"x\"\npassword = hunter2-secret\n").unwrap();
+        let text = Profile::load(&path).unwrap_err().to_string();
+        assert!(text.contains("line 2, column 12"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        std::fs::write(&path, "read_timeout_secs = 0\n").unwrap();
+        let text = Profile::load(&path).unwrap_err().to_string();
+        assert!(
+            text.contains("read_timeout_secs must be at least 1 second"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn size_variables_follow_the_limit_and_stay_with_the_reference() {

@@ -175,3 +175,60 @@ async fn misbehaving_servers_get_a_verdict_with_the_transcript(
         );
     }
 }
+
+/// A server that accepts and never greets costs one read timeout for the
+/// whole suite, not one per scenario: after the first silent session the
+/// scenarios not yet started are reported without connecting.
+#[tokio::test]
+async fn a_server_that_never_greets_is_found_out_once_for_the_whole_suite() {
+    use smtp_harness::runner::{RunOptions, run_suite};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            open.push(stream);
+        }
+    });
+    let options = RunOptions {
+        profile: Profile {
+            address: Some(addr.clone()),
+            read_timeout_secs: 1,
+            ..Profile::default()
+        },
+        concurrency: 1,
+        ..RunOptions::default()
+    };
+    let scenarios = vec![scenario(), scenario(), scenario()];
+    let verdicts = run_suite(&scenarios, &Target::Tcp(addr), &options, |_| {}).await;
+    assert_eq!(verdicts.len(), 3);
+    let messages: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v.finding.as_ref().unwrap().message.as_str())
+        .collect();
+    for v in &verdicts {
+        assert_eq!(v.grade, Grade::Error);
+        let transcript = v.transcript.render();
+        assert!(transcript.contains("no complete reply"), "{transcript}");
+    }
+    let timed_out = messages
+        .iter()
+        .filter(|m| m.contains("did not answer in time"))
+        .count();
+    let not_run = messages
+        .iter()
+        .filter(|m| m.contains("sent no greeting"))
+        .count();
+    assert_eq!((timed_out, not_run), (1, 2), "{messages:?}");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one connection settles it"
+    );
+}

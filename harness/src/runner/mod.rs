@@ -8,6 +8,7 @@ mod verdict;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -22,7 +23,7 @@ use crate::client::{ClientConfig, ClientError, Connection};
 use crate::profile::Profile;
 use crate::scenario::{COMPUTED_VARIABLES, Expectation, Scenario, Step};
 use crate::tls::{TlsClient, TlsMode};
-use crate::transcript::Transcript;
+use crate::transcript::{Direction, Transcript};
 use crate::wire::Reply;
 use reply_check::{ReplyTracker, Violation};
 
@@ -63,16 +64,27 @@ pub async fn run_suite(
         None
     });
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    // A server that accepts connections but never greets would cost every
+    // scenario a full read timeout: the first silent session settles it for
+    // the scenarios not yet started.
+    let silent: Arc<std::sync::OnceLock<Verdict>> = Arc::default();
     let mut tasks = JoinSet::new();
     for (index, scenario) in scenarios.iter().enumerate() {
         let (scenario, target, profile) =
             (scenario.clone(), target.clone(), options.profile.clone());
-        let (limit, extensions) = (limit.clone(), extensions.clone());
+        let (limit, extensions, silent) = (limit.clone(), extensions.clone(), silent.clone());
         let retries = options.retries;
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            if let Some(first) = silent.get() {
+                return (index, not_run(&scenario, first));
+            }
             let extensions = extensions.as_ref().as_ref();
             let mut verdict = run_scenario(&scenario, &target, &profile, extensions).await;
+            if never_greeted(&verdict) {
+                let _ = silent.set(verdict.clone());
+                return (index, verdict);
+            }
             for attempt in 1..=retries {
                 let not_applicable =
                     verdict.grade == Grade::Unsupported && verdict.transcript.entries.is_empty();
@@ -132,6 +144,41 @@ fn retried(first: Verdict, again: Verdict, attempt: u32, retries: u32) -> Verdic
         finding,
         elapsed: first.elapsed + again.elapsed,
         ..first
+    }
+}
+
+/// Whether a verdict shows a server that accepted the connection and then
+/// said nothing at all before the read timeout.
+fn never_greeted(verdict: &Verdict) -> bool {
+    verdict.grade == Grade::Error
+        && verdict
+            .transcript
+            .entries
+            .iter()
+            .all(|e| e.direction != Direction::Server)
+        && verdict.transcript.entries.iter().any(|e| {
+            e.direction == Direction::Note
+                && String::from_utf8_lossy(&e.bytes).starts_with("no complete reply")
+        })
+}
+
+/// The ERROR verdict of a scenario not run because the server never greeted
+/// another session of the same run.
+fn not_run(scenario: &Scenario, silent: &Verdict) -> Verdict {
+    let message = "not run: the server accepted another session of this run but sent no \
+                   greeting before the read timeout (RFC 5321 3.1: the server speaks first)";
+    Verdict {
+        id: scenario.id.clone(),
+        title: scenario.title.clone(),
+        rfc: scenario.rfc.clone(),
+        level: scenario.level,
+        grade: Grade::Error,
+        finding: Some(finding(0, "a 220 greeting", "silence", None, message)),
+        violations: Vec::new(),
+        transcript: silent.transcript.clone(),
+        elapsed: Duration::ZERO,
+        waived: None,
+        smuggling: None,
     }
 }
 
@@ -433,6 +480,13 @@ async fn execute(
                             smuggling: None,
                         })?;
                     conn.add_secret(&answer);
+                    // The digest in hex too, should a server echo the decoded answer.
+                    if let Some(digest) = auth::decode(&answer)
+                        .and_then(|d| String::from_utf8(d).ok())
+                        .and_then(|d| d.rsplit(' ').next().map(str::to_string))
+                    {
+                        conn.add_secret(&digest);
+                    }
                     Some(answer)
                 } else {
                     None

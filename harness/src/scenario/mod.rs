@@ -168,21 +168,43 @@ pub fn load(root: &Path, paths: &[PathBuf]) -> Suite {
     files.dedup();
     for file in files {
         let id = scenario_id(root, &file);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => match parse(&id, &file, &text) {
-                Ok(s) => suite.scenarios.push(s),
-                Err(e) => suite.errors.push(e),
-            },
-            Err(e) => suite.errors.push(ParseError {
+        let parsed = std::fs::read(&file)
+            .map_err(|e| ParseError {
                 file: file.clone(),
                 line: 0,
                 column: 0,
                 message: format!("cannot read file: {e}"),
-            }),
+            })
+            .and_then(|bytes| utf8(&file, bytes))
+            .and_then(|text| parse(&id, &file, &text));
+        match parsed {
+            Ok(s) => suite.scenarios.push(s),
+            Err(e) => suite.errors.push(e),
         }
     }
     suite.scenarios.sort_by(|a, b| a.id.cmp(&b.id));
     suite
+}
+
+/// The file's text, or an error at the line and column of the first byte
+/// that is not UTF-8.
+fn utf8(file: &Path, bytes: Vec<u8>) -> Result<String, ParseError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        ParseError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: "the file is not UTF-8 text (use `C!` with `\\xHH` escapes for raw bytes)"
+                .into(),
+        }
+    })
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<ParseError>) {
@@ -225,6 +247,17 @@ fn scenario_id(root: &Path, file: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_utf8_bytes_are_located() {
+        let err = utf8(Path::new("x.smtp"), b"title: t\nrfc: 5\xe9\n".to_vec()).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 7), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("x.smtp:2:7: the file is not UTF-8"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn ids_are_relative_paths_without_extension() {

@@ -68,9 +68,12 @@ impl Parser<'_> {
     }
 
     fn parse(&self, text: &str) -> Result<Scenario, ParseError> {
+        // A byte-order mark from a Windows editor is not part of the first field name.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut header = Header::default();
         let mut steps: Vec<Step> = Vec::new();
         let mut in_body = false;
+        let mut first_body_line = None;
         for (index, raw) in text.lines().enumerate() {
             let n = index + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -79,6 +82,7 @@ impl Parser<'_> {
             }
             if let Some(rest) = line.strip_prefix("C:") {
                 in_body = true;
+                first_body_line.get_or_insert(n);
                 let (text, col) = match rest.strip_prefix(' ') {
                     Some(text) => (text, 4),
                     None => (rest, 3),
@@ -88,6 +92,7 @@ impl Parser<'_> {
                 push_send(&mut steps, n, data);
             } else if let Some(rest) = line.strip_prefix("C!") {
                 in_body = true;
+                first_body_line.get_or_insert(n);
                 let Some(rest) = rest.strip_prefix(' ') else {
                     return Err(self.error(n, 3, "expected a space after `C!`"));
                 };
@@ -95,9 +100,11 @@ impl Parser<'_> {
                 push_send(&mut steps, n, data);
             } else if let Some(rest) = line.strip_prefix("S:") {
                 in_body = true;
+                first_body_line.get_or_insert(n);
                 steps.push(Step::Expect(self.expectation(n, rest)?));
             } else if let Some(rest) = line.strip_prefix("T:") {
                 in_body = true;
+                first_body_line.get_or_insert(n);
                 steps.push(self.tls_step(n, rest, &steps)?);
             } else if in_body {
                 return Err(self.error(
@@ -109,10 +116,14 @@ impl Parser<'_> {
                 self.header_field(n, line, &mut header)?;
             }
         }
+        // Missing header fields belong where the exchange starts (or at the
+        // top of an empty file); a missing `S:` line at the end of the file.
+        let header_line = first_body_line.unwrap_or(1);
+        let end_line = text.lines().count() + 1;
         let missing = |name: &str| {
             self.error(
-                0,
-                0,
+                header_line,
+                1,
                 format!("missing header field `{name}:` (expected title, rfc and level before the exchange)"),
             )
         };
@@ -121,8 +132,8 @@ impl Parser<'_> {
         let level = header.level.ok_or_else(|| missing("level"))?;
         if !steps.iter().any(|s| matches!(s, Step::Expect(_))) {
             return Err(self.error(
-                0,
-                0,
+                end_line,
+                1,
                 "no `S:` line: a scenario must expect at least one reply",
             ));
         }
@@ -680,6 +691,8 @@ S: 221 close
         1,
         "must follow the `S:` line"
     )]
+    #[case::empty_file("", 1, 1, "missing header field `title:`")]
+    #[case::byte_order_mark("\u{feff}titel: t\n", 1, 1, "unknown header field `titel`")]
     #[case::header_after_body(
         "title: t\nrfc: 5321 3.3\nlevel: MUST\nS: 220\ntags: x\n",
         5,
@@ -688,14 +701,14 @@ S: 221 close
     )]
     #[case::missing_level(
         "title: t\nrfc: 5321 3.3\nS: 220\n",
-        0,
-        0,
+        3,
+        1,
         "missing header field `level:`"
     )]
     #[case::no_expectation(
         "title: t\nrfc: 5321 3.3\nlevel: MUST\nC: NOOP\n",
-        0,
-        0,
+        5,
+        1,
         "no `S:` line"
     )]
     fn errors_name_line_and_column(
