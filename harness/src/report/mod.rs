@@ -365,23 +365,20 @@ impl CodeNote {
     }
 
     fn reply(code: u16) -> CodeNote {
-        let e = catalogue::explain(catalogue::Code::Reply(code));
-        CodeNote {
-            code: e.code,
-            known: e.known,
-            title: e.title,
-            class: e.class,
-            meaning: e.meaning,
-            action: e.action,
-        }
+        CodeNote::explained(catalogue::Code::Reply(code))
     }
 
     fn status(class: u8, subject: u16, detail: u16) -> CodeNote {
-        let e = catalogue::explain(catalogue::Code::Status {
+        CodeNote::explained(catalogue::Code::Status {
             class: Some(class),
             subject,
             detail,
-        });
+        })
+    }
+
+    /// The catalogue's entry for `code`, in note form.
+    fn explained(code: catalogue::Code) -> CodeNote {
+        let e = catalogue::explain(code);
         CodeNote {
             code: e.code,
             known: e.known,

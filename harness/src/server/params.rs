@@ -182,16 +182,15 @@ pub fn mail_params(params: &[String], ctx: MailContext) -> Result<MailParams, Pa
                     .ok_or_else(|| syntax("AUTH= must be an xtext mailbox or <> (RFC 4954 5)"))?;
                 out.auth = Some(decoded);
             }
-            _ => {
-                return Err(err(
-                    "555",
-                    "5.5.4",
-                    format!("{key} parameter not recognized"),
-                ));
-            }
+            _ => return Err(unrecognized(&key)),
         }
     }
     Ok(out)
+}
+
+/// A parameter this server does not know: 555 (RFC 5321 4.1.1.11).
+fn unrecognized(key: &str) -> ParamError {
+    err("555", "5.5.4", format!("{key} parameter not recognized"))
 }
 
 /// Checks the RCPT parameters: NOTIFY and ORCPT (RFC 3461 4.1, 4.2).
@@ -229,13 +228,7 @@ pub fn rcpt_params(params: &[String]) -> Result<RcptParams, ParamError> {
                 }
                 out.orcpt = Some(v.to_string());
             }
-            _ => {
-                return Err(err(
-                    "555",
-                    "5.5.4",
-                    format!("{key} parameter not recognized"),
-                ));
-            }
+            _ => return Err(unrecognized(&key)),
         }
     }
     Ok(out)
