@@ -180,7 +180,11 @@ pub fn default_rules() -> Vec<RuleSpec> {
             r"\b(?:TLSv1(?:\.[0-3])?|TLS ?1\.[0-3]|SSLv[23])\b",
             "<tls-version>",
         ),
-        rule("tls-cipher-iana", r"\bTLS_[A-Z0-9_]+\b", "<tls-cipher>"),
+        rule(
+            "tls-cipher-iana",
+            r"\bTLS(?:13)?_[A-Z0-9_]+\b",
+            "<tls-cipher>",
+        ),
         rule(
             "tls-cipher-openssl",
             r"\b(?:ECDHE|DHE|ECDH|RSA|AES|CHACHA20)[A-Z0-9]*(?:-[A-Z0-9]+)*-(?:SHA|SHA256|SHA384|POLY1305)\b",
@@ -516,6 +520,10 @@ mod tests {
     #[case::tls(
         "TLS handshake: TLSv1.3 TLS_AES_256_GCM_SHA384",
         "TLS handshake: <tls-version> <tls-cipher>"
+    )]
+    #[case::rustls_name(
+        "*  TLS established (STARTTLS): TLSv1.3, TLS13_AES_256_GCM_SHA384",
+        "*  TLS established (STARTTLS): <tls-version>, <tls-cipher>"
     )]
     #[case::openssl(
         "(version=TLS1_3 cipher=ECDHE-RSA-AES256-GCM-SHA384 bits=256/256)",
