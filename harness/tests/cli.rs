@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TempDir, suite_root};
+use common::{NOOP_250, TempDir, suite_root};
 use std::process::{Command, Output};
 
 fn harness() -> Command {
@@ -27,16 +27,6 @@ fn run_in(dir: &TempDir, extra: &[&str]) -> Output {
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
-
-const NOOP_250: &str = "\
-title: NOOP is answered 250
-rfc: 5321 4.1.1.9
-level: MUST
-
-S: 220
-C: NOOP
-S: 250
-";
 
 #[test]
 fn the_suite_passes_against_the_embedded_server() {

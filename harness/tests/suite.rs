@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TempDir, suite_root};
+use common::{NOOP_250, TempDir, suite_root};
 
 use smtp_harness::report;
 use smtp_harness::runner::{self, Grade, RunOptions, Target};
@@ -54,16 +54,6 @@ async fn every_scenario_passes_against_the_reference_server() {
     );
 }
 
-const GOOD: &str = "\
-title: NOOP is answered 250
-rfc: 5321 4.1.1.9
-level: MUST
-
-S: 220
-C: NOOP
-S: 250
-";
-
 /// `level: MUTS` on line 3, where the value starts at column 8.
 const BAD: &str = "\
 title: a typo in the level
@@ -76,10 +66,10 @@ S: 220
 #[test]
 fn a_malformed_file_is_reported_with_its_position_and_the_others_still_load() {
     let dir = TempDir::new("suite");
-    std::fs::write(dir.0.join("a-good.smtp"), GOOD).unwrap();
+    std::fs::write(dir.0.join("a-good.smtp"), NOOP_250).unwrap();
     std::fs::write(dir.0.join("b-bad.smtp"), BAD).unwrap();
     std::fs::create_dir(dir.0.join("sub")).unwrap();
-    std::fs::write(dir.0.join("sub").join("c-good.smtp"), GOOD).unwrap();
+    std::fs::write(dir.0.join("sub").join("c-good.smtp"), NOOP_250).unwrap();
     std::fs::write(dir.0.join("notes.txt"), "not a scenario").unwrap();
 
     let suite = scenario::load(&dir.0, std::slice::from_ref(&dir.0));

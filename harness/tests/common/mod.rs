@@ -3,6 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// A minimal well-formed scenario that the reference server passes.
+#[allow(dead_code)]
+pub const NOOP_250: &str = "\
+title: NOOP is answered 250
+rfc: 5321 4.1.1.9
+level: MUST
+
+S: 220
+C: NOOP
+S: 250
+";
+
 /// The conformance suite folder at the top of the repository.
 pub fn suite_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
